@@ -1,0 +1,1 @@
+import Hummingbird; import HummingbirdTLS; import HummingbirdOTP; import HummingbirdBcrypt; import Prometheus; import Yams

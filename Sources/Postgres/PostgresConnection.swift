@@ -1,0 +1,359 @@
+import CLibPQ
+import Foundation
+import Synchronization
+
+/// One libpq connection. Every method here blocks the calling thread: call them only from the
+/// pool's dedicated threads (`PostgresPool` does), never from Swift's cooperative pool.
+///
+/// `@unchecked Sendable`: a `PGconn` must never be used by two threads at once. The pool hands
+/// a connection to one caller at a time and that caller runs one blocking call at a time, so
+/// accesses are serialised. The only cross-thread call is `requestCancel()`, which uses
+/// libpq's `PGcancel` object, documented as safe to use from another thread.
+public final class PostgresConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// libpq's cancel object, freed by `close()`; the mutex keeps a cancel being sent from
+    /// another thread and `close()` apart.
+    private let cancelHandle: Mutex<CancelHandle>
+    /// Set when a cancel was sent: the connection is then closed, not reused, so a late cancel
+    /// cannot hit the next caller's query.
+    private let cancelRequested = Atomic<Bool>(false)
+    private var finished = false
+    let id: Int
+
+    private static let nextID = Atomic<Int>(1)
+
+    /// Opens a connection from the user's conninfo string or URI exactly as given.
+    ///
+    /// - Parameters:
+    ///   - conninfo: `postgresql://...` or `host=... dbname=...`; never rebuilt or parsed here.
+    ///   - sessionSettings: SQL run once after connecting (time zone, date style, timeouts).
+    /// - Throws: `PostgresError` of kind `.connection`; the half-open `PGconn` is always finished.
+    public static func connect(conninfo: String, sessionSettings: String = PostgresConnection.defaultSessionSettings) throws -> PostgresConnection {
+        // dbname is expanded as a conninfo/URI (expand_dbname = 1). Later keywords override
+        // it: we force UTF-8 and name the application unless the URI names one.
+        let keywords = ["dbname", "fallback_application_name", "client_encoding"]
+        let values = [conninfo, "relance", "UTF8"]
+        let conn: OpaquePointer? = withArrayOfCStrings(keywords) { kw in
+            withArrayOfCStrings(values) { vals in
+                PQconnectdbParams(kw, vals, 1)
+            }
+        }
+        guard let conn else {
+            throw PostgresError(kind: .connection, sqlState: "08001", reason: "libpq could not allocate a connection")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(conn))
+            PQfinish(conn)
+            throw PostgresError(kind: .connection, sqlState: "08001", reason: "could not connect to PostgreSQL", serverMessage: message)
+        }
+        let connection = PostgresConnection(handle: conn)
+        do {
+            try connection.executeScript(sessionSettings)
+        } catch {
+            connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// UTC everywhere, ISO output the decoders expect, and bounds on runaway statements.
+    public static let defaultSessionSettings =
+        "SET TIME ZONE 'UTC'; SET datestyle TO ISO, YMD; SET intervalstyle TO postgres; "
+        + "SET bytea_output TO hex; SET client_min_messages TO warning; SET statement_timeout TO '30s'; "
+        + "SET idle_in_transaction_session_timeout TO '120s'"
+
+    private init(handle: OpaquePointer) {
+        self.handle = handle
+        self.cancelHandle = Mutex(CancelHandle(pointer: PQgetCancel(handle)))
+        self.id = Self.nextID.add(1, ordering: .relaxed).oldValue
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes the connection; safe to call twice.
+    public func close() {
+        guard !finished else { return }
+        finished = true
+        cancelHandle.withLock { cancel in
+            if let pointer = cancel.pointer { PQfreeCancel(pointer) }
+            cancel.pointer = nil
+        }
+        PQfinish(handle)
+    }
+
+    /// True when libpq still considers the connection usable and no cancel is pending.
+    public var isReusable: Bool {
+        !finished && !cancelRequested.load(ordering: .acquiring) && PQstatus(handle) == CONNECTION_OK
+            && PQtransactionStatus(handle) == PQTRANS_IDLE
+    }
+
+    /// True inside a transaction block (also when the transaction failed).
+    public var inTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// Checks an idle connection without a round trip. An idle connection receives nothing
+    /// unless the server is closing it (`pg_terminate_backend`, restart): if its socket is
+    /// readable, let libpq read, and see whether the connection survived.
+    /// Non-blocking (poll with a zero timeout), so it may run anywhere.
+    public func looksAlive() -> Bool {
+        guard !finished, PQstatus(handle) == CONNECTION_OK else { return false }
+        let fd = PQsocket(handle)
+        guard fd >= 0 else { return false }
+        // A terminated backend sends a FATAL error, then closes: reading may take two rounds
+        // (the message, then end of file) before libpq marks the connection bad.
+        for _ in 0..<4 {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, 0)
+            if ready < 0 { return false }
+            if ready == 0 { break }
+            if pfd.revents & Int16(POLLERR | POLLNVAL) != 0 { return false }
+            if PQconsumeInput(handle) == 0 { return false }
+            while let notify = PQnotifies(handle) { PQfreemem(notify) }
+            if PQstatus(handle) != CONNECTION_OK { return false }
+        }
+        return PQstatus(handle) == CONNECTION_OK && PQisBusy(handle) == 0
+    }
+
+    /// Marks the connection as cancelled (it will not be reused).
+    /// - Returns: true the first time, when the caller should then `sendCancel()`.
+    func markCancelRequested() -> Bool {
+        !cancelRequested.exchange(true, ordering: .acquiringAndReleasing)
+    }
+
+    /// Asks the server to cancel the running statement. Callable from any thread; blocks
+    /// while the cancel request is delivered, so call it off the cooperative pool.
+    func sendCancel() {
+        cancelHandle.withLock { cancel in
+            guard let pointer = cancel.pointer else { return }
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(pointer, &buffer, Int32(buffer.count))
+        }
+    }
+
+    /// True when the current transaction block has failed: COMMIT would silently roll back.
+    public var transactionFailed: Bool { PQtransactionStatus(handle) == PQTRANS_INERROR }
+
+    // MARK: - Statements
+
+    /// Runs one statement with bound parameters and returns its rows.
+    ///
+    /// Parameter bytes are copied into one buffer that lives until `PQexecParams` returns.
+    /// - Throws: `PostgresError` with the SQLSTATE on a server error, `.connection` when the
+    ///   connection broke.
+    public func execute(_ sql: SQL) throws -> PostgresRows {
+        let (text, binds) = sql.render()
+        let count = binds.count
+        let result: OpaquePointer? = withParameters(binds) { types, values, lengths, formats in
+            PQexecParams(handle, text, Int32(count), types, values, lengths, formats, 0)
+        }
+        return try consume(result)
+    }
+
+    /// Runs trusted SQL text with several statements (migrations, session setup) through the
+    /// simple query protocol. Never pass input here: there are no parameters.
+    public func executeScript(_ script: String) throws {
+        let result = PQexec(handle, script)
+        _ = try consume(result)
+        // A multi-statement PQexec returns only the last result; errors stop at the first.
+    }
+
+    private func consume(_ result: OpaquePointer?) throws -> PostgresRows {
+        guard let result else {
+            throw connectionError("no result from libpq")
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PostgresRows(columns: PostgresColumns(names: [], types: []), rows: [], affectedRows: Self.affected(result))
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+            return Self.copyRows(result)
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+            throw serverError(result)
+        default:
+            throw PostgresError(kind: .protocolViolation, reason: "unexpected result status \(PQresultStatus(result).rawValue)")
+        }
+    }
+
+    private static func affected(_ result: OpaquePointer) -> Int {
+        guard let text = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: text)) ?? 0
+    }
+
+    private static func copyRows(_ result: OpaquePointer) -> PostgresRows {
+        let nFields = Int(PQnfields(result))
+        let nTuples = Int(PQntuples(result))
+        var names: [String] = []
+        var types: [UInt32] = []
+        names.reserveCapacity(nFields)
+        for c in 0..<nFields {
+            names.append(String(cString: PQfname(result, Int32(c))))
+            types.append(PQftype(result, Int32(c)))
+        }
+        let columns = PostgresColumns(names: names, types: types)
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(nTuples)
+        for r in 0..<nTuples {
+            var values: [String?] = []
+            values.reserveCapacity(nFields)
+            for c in 0..<nFields {
+                if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                    values.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, Int32(r), Int32(c)))
+                    let pointer = PQgetvalue(result, Int32(r), Int32(c))!
+                    values.append(pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                    })
+                }
+            }
+            rows.append(PostgresRow(columns: columns, values: values))
+        }
+        return PostgresRows(columns: columns, rows: rows, affectedRows: affected(result))
+    }
+
+    func serverError(_ result: OpaquePointer) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let p = PQresultErrorField(result, code) else { return nil }
+            return String(cString: p)
+        }
+        let state = field(Int32(UInt8(ascii: "C")))  // PG_DIAG_SQLSTATE
+        var error = PostgresError(
+            kind: .server,
+            sqlState: state,
+            reason: "the server rejected the statement",
+            constraint: field(Int32(UInt8(ascii: "n"))),  // PG_DIAG_CONSTRAINT_NAME
+            table: field(Int32(UInt8(ascii: "t"))),  // PG_DIAG_TABLE_NAME
+            column: field(Int32(UInt8(ascii: "c"))),  // PG_DIAG_COLUMN_NAME
+            serverMessage: field(Int32(UInt8(ascii: "M"))),  // PG_DIAG_MESSAGE_PRIMARY
+            serverDetail: field(Int32(UInt8(ascii: "D")))  // PG_DIAG_MESSAGE_DETAIL
+        )
+        if PQstatus(handle) != CONNECTION_OK {
+            error.kind = .connection
+            if error.sqlState == nil { error.sqlState = "08006" }
+            error.reason = "the connection was lost"
+        }
+        return error
+    }
+
+    func connectionError(_ reason: String) -> PostgresError {
+        PostgresError(
+            kind: .connection, sqlState: "08006", reason: reason,
+            serverMessage: String(cString: PQerrorMessage(handle)))
+    }
+
+    // MARK: - COPY FROM STDIN
+
+    /// Starts `COPY ... FROM STDIN`. Follow with `putCopyData` calls and one `endCopy`.
+    public func beginCopy(_ sql: SQL) throws {
+        let (text, binds) = sql.render()
+        guard binds.isEmpty else {
+            throw PostgresError(kind: .protocolViolation, reason: "COPY statements take no parameters")
+        }
+        guard let result = PQexec(handle, text) else { throw connectionError("no result for COPY") }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COPY_IN else {
+            if PQresultStatus(result) == PGRES_FATAL_ERROR { throw serverError(result) }
+            throw PostgresError(kind: .protocolViolation, reason: "statement did not start COPY FROM STDIN")
+        }
+    }
+
+    /// Sends one chunk of COPY data (any split of the stream is fine).
+    public func putCopyData(_ bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count > 0 else { return }
+        let status = PQputCopyData(handle, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
+        if status != 1 { throw connectionError("COPY data could not be sent") }
+    }
+
+    /// Ends COPY; with an `abortReason` the server discards everything sent.
+    /// - Returns: the number of rows copied.
+    @discardableResult
+    public func endCopy(abortReason: String? = nil) throws -> Int {
+        let status: Int32
+        if let abortReason {
+            status = PQputCopyEnd(handle, abortReason)
+        } else {
+            status = PQputCopyEnd(handle, nil)
+        }
+        if status != 1 { throw connectionError("COPY could not be ended") }
+        var firstError: PostgresError? = nil
+        var rows = 0
+        while let result = PQgetResult(handle) {
+            switch PQresultStatus(result) {
+            case PGRES_COMMAND_OK:
+                rows = Self.affected(result)
+            case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+                if firstError == nil { firstError = serverError(result) }
+            default:
+                break
+            }
+            PQclear(result)
+        }
+        if let firstError { throw firstError }
+        if PQstatus(handle) != CONNECTION_OK { throw connectionError("connection lost during COPY") }
+        return rows
+    }
+}
+
+/// Passes parameters to libpq as C arrays whose memory stays valid for the whole call.
+private func withParameters<R>(
+    _ binds: [PostgresBind],
+    _ body: (
+        UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?
+    ) -> R
+) -> R {
+    if binds.isEmpty { return body(nil, nil, nil, nil) }
+    // One buffer holds every value followed by a NUL (text values need it; binary values
+    // carry their length). It is freed only after `body` returns.
+    let total = binds.reduce(0) { $0 + ($1.bytes?.count ?? 0) + 1 }
+    let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
+    defer { storage.deallocate() }
+    var types: [Oid] = []
+    var pointers: [UnsafePointer<CChar>?] = []
+    var lengths: [Int32] = []
+    var formats: [Int32] = []
+    var offset = 0
+    for bind in binds {
+        types.append(bind.type)
+        formats.append(bind.isBinary ? 1 : 0)
+        guard let bytes = bind.bytes else {
+            pointers.append(nil)
+            lengths.append(0)
+            continue
+        }
+        let start = storage.baseAddress! + offset
+        bytes.withUnsafeBytes { src in
+            if src.count > 0 { start.copyMemory(from: src.baseAddress!, byteCount: src.count) }
+        }
+        start.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
+        pointers.append(UnsafePointer(start.assumingMemoryBound(to: CChar.self)))
+        lengths.append(Int32(bytes.count))
+        offset += bytes.count + 1
+    }
+    return types.withUnsafeBufferPointer { t in
+        pointers.withUnsafeBufferPointer { p in
+            lengths.withUnsafeBufferPointer { l in
+                formats.withUnsafeBufferPointer { f in
+                    body(t.baseAddress, p.baseAddress, l.baseAddress, f.baseAddress)
+                }
+            }
+        }
+    }
+}
+
+/// A NULL-terminated array of C strings valid during `body`.
+private func withArrayOfCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let duplicated = strings.map { strdup($0) }
+    defer { duplicated.forEach { free($0) } }
+    var pointers: [UnsafePointer<CChar>?] = duplicated.map { UnsafePointer($0) }
+    pointers.append(nil)
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// libpq's `PGcancel*`. `@unchecked Sendable`: only touched under the connection's mutex.
+struct CancelHandle: @unchecked Sendable {
+    var pointer: OpaquePointer?
+}

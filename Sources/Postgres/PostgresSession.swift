@@ -1,0 +1,130 @@
+import Dispatch
+import NIOPosix
+
+/// Something that runs statements: the pool (one statement per checkout), a session or a
+/// transaction. Repositories take `some PostgresQueryable`.
+public protocol PostgresQueryable: Sendable {
+    /// Runs one statement and returns its rows (and, for writes, the affected count).
+    @discardableResult
+    func query(_ sql: SQL) async throws -> PostgresRows
+}
+
+extension PostgresQueryable {
+    /// Runs a statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ sql: SQL) async throws -> Int {
+        try await query(sql).affectedRows
+    }
+
+    /// The single row of a statement, or nil.
+    public func one(_ sql: SQL) async throws -> PostgresRow? {
+        try await query(sql).one()
+    }
+}
+
+/// One connection checked out of the pool, for the duration of `withConnection`.
+///
+/// Each call hops to the pool's dedicated threads. Cancelling the calling task sends
+/// `PQcancel` to the server; the connection is then closed rather than reused.
+public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
+    // @unchecked: the session is only valid inside `withConnection`, whose caller owns the
+    // connection exclusively; calls are awaited one after another.
+    let connection: PostgresConnection
+    let threadPool: NIOThreadPool
+
+    /// Runs a blocking closure against the connection on a pool thread.
+    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        let connection = self.connection
+        return try await withTaskCancellationHandler {
+            try await threadPool.runIfActive { try body(connection) }
+        } onCancel: {
+            if connection.markCancelRequested() {
+                // PQcancel opens a socket and waits: not on the cooperative pool.
+                DispatchQueue.global().async { connection.sendCancel() }
+            }
+        }
+    }
+
+    @discardableResult
+    public func query(_ sql: SQL) async throws -> PostgresRows {
+        try await run { try $0.execute(sql) }
+    }
+
+    /// Runs trusted multi-statement SQL (migrations). Never pass input here.
+    public func executeScript(_ script: String) async throws {
+        try await run { try $0.executeScript(script) }
+    }
+
+    /// Streams `COPY ... FROM STDIN` data; chunk boundaries need not align with rows.
+    /// - Returns: the number of rows copied.
+    /// - Throws: the server's error for a bad row (the COPY is then void), or the sequence's error
+    ///   (the COPY is aborted).
+    public func copyFrom<S: AsyncSequence>(_ sql: SQL, chunks: S) async throws -> Int where S.Element == [UInt8] {
+        try await run { try $0.beginCopy(sql) }
+        do {
+            for try await chunk in chunks {
+                try await run { connection in try chunk.withUnsafeBytes { try connection.putCopyData($0) } }
+            }
+        } catch {
+            _ = try? await run { try $0.endCopy(abortReason: "aborted by the client") }
+            throw error
+        }
+        return try await run { try $0.endCopy() }
+    }
+
+    func transaction<T>(
+        _ options: TransactionOptions, defaultTimeout: Duration, _ body: (PostgresTransaction) async throws -> T
+    ) async throws -> T {
+        var begin = "BEGIN ISOLATION LEVEL \(options.isolation.rawValue)"
+        if options.readOnly { begin += " READ ONLY" }
+        try await executeScript(begin)
+        do {
+            let timeout = options.statementTimeout ?? defaultTimeout
+            var setup: [SQL] = ["set_config('statement_timeout', \(String(timeout.milliseconds)), true)"]
+            for setting in options.settings {
+                setup.append("set_config(\(setting.name), \(setting.value), true)")
+            }
+            try await query("SELECT \(SQL.joined(setup, separator: ", "))")
+            let result = try await body(PostgresTransaction(session: self))
+            if connection.transactionFailed {
+                // A statement failed and the caller went on: COMMIT would silently roll back.
+                throw PostgresError(kind: .protocolViolation, reason: "the transaction failed earlier; refusing to commit")
+            }
+            do {
+                try await executeScript("COMMIT")
+            } catch let error as PostgresError where error.isConnectionLoss {
+                throw PostgresError(
+                    kind: .commitOutcomeUnknown, sqlState: error.sqlState,
+                    reason: "the connection was lost during COMMIT; the outcome is unknown")
+            }
+            return result
+        } catch {
+            if connection.inTransaction, !Task.isCancelled {
+                _ = try? await executeScript("ROLLBACK")
+            }
+            throw error
+        }
+    }
+}
+
+/// A transaction in progress; valid only inside `withTransaction`.
+public struct PostgresTransaction: PostgresQueryable {
+    public let session: PostgresSession
+
+    @discardableResult
+    public func query(_ sql: SQL) async throws -> PostgresRows {
+        try await session.query(sql)
+    }
+
+    public func copyFrom<S: AsyncSequence>(_ sql: SQL, chunks: S) async throws -> Int where S.Element == [UInt8] {
+        try await session.copyFrom(sql, chunks: chunks)
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    public var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

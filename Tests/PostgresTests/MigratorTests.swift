@@ -1,0 +1,91 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("Migrations")
+struct MigratorTests {
+
+    @Test func appliesInOrderOnceAndRecordsChecksums() async throws {
+        try await TestDatabase.withPool(role: .owner) { pool, _ in
+            // setup
+            let migrator = try Migrator(directory: TestDatabase.migrationsDirectory)
+            let extra = Migrator(migrations: migrator.migrations + [
+                Migration(version: 9001, name: "create_a", sql: "CREATE TABLE a (n int);", checksum: "a1"),
+                Migration(version: 9002, name: "fill_a", sql: "INSERT INTO a VALUES (1); INSERT INTO a VALUES (2);", checksum: "b1"),
+            ])
+            // act
+            let first = try await extra.migrate(on: pool)
+            let second = try await extra.migrate(on: pool)
+            // verify
+            #expect(first.map(\.version) == [9001, 9002])
+            #expect(second.isEmpty)
+            #expect(try await extra.pending(on: pool).isEmpty)
+            #expect(try await pool.one("SELECT count(*)::int8 AS c FROM a")!.decode(Int.self, "c") == 2)
+            let recorded = try await pool.one("SELECT checksum FROM schema_migrations WHERE version = 9002")!
+            #expect(try recorded.decode(String.self, "checksum") == "b1")
+        }
+    }
+
+    @Test func anEditedAppliedMigrationStopsEverything() async throws {
+        try await TestDatabase.withPool(role: .owner) { pool, _ in
+            let base = try Migrator(directory: TestDatabase.migrationsDirectory).migrations
+            try await Migrator(migrations: base + [Migration(version: 9001, name: "x", sql: "SELECT 1;", checksum: "one")]).migrate(on: pool)
+            let edited = Migrator(migrations: base + [Migration(version: 9001, name: "x", sql: "SELECT 2;", checksum: "two")])
+            let error = await #expect(throws: MigrationError.self) { try await edited.migrate(on: pool) }
+            #expect(error?.description.contains("edited") == true)
+            await #expect(throws: MigrationError.self) { try await edited.pending(on: pool) }
+        }
+    }
+
+    @Test func aFailingMigrationLeavesNothingBehind() async throws {
+        try await TestDatabase.withPool(role: .owner) { pool, _ in
+            let base = try Migrator(directory: TestDatabase.migrationsDirectory).migrations
+            let broken = Migrator(migrations: base + [
+                Migration(version: 9001, name: "half", sql: "CREATE TABLE h (n int); SELECT * FROM no_such_table;", checksum: "h")
+            ])
+            await #expect(throws: MigrationError.self) { try await broken.migrate(on: pool) }
+            #expect(try await pool.one("SELECT to_regclass('h') IS NULL AS gone")!.decode(Bool.self, "gone"))
+            #expect(try await broken.pending(on: pool).map(\.version) == [9001])
+        }
+    }
+
+    @Test func twoInstancesMigratingAtOnceApplyEachMigrationOnce() async throws {
+        try await TestDatabase.withDatabase { database in
+            // setup: an empty database (drop what the template brought)
+            let admin = PostgresPool(configuration: .init(conninfo: database.ownerURL, maxConnections: 1))
+            try await admin.execute("CREATE TABLE log (n int)")
+            try await admin.close()
+            let base = try Migrator(directory: TestDatabase.migrationsDirectory).migrations
+            let migrator = Migrator(migrations: base + [
+                Migration(version: 9001, name: "slow", sql: "SELECT pg_sleep(0.3); INSERT INTO log VALUES (1);", checksum: "s"),
+                Migration(version: 9002, name: "next", sql: "INSERT INTO log VALUES (2);", checksum: "n"),
+            ])
+            // act
+            let applied = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        let pool = PostgresPool(configuration: .init(conninfo: database.ownerURL, maxConnections: 1))
+                        let done = try await migrator.migrate(on: pool).count
+                        try await pool.close()
+                        return done
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            // verify
+            #expect(applied == 2)
+            let pool = PostgresPool(configuration: .init(conninfo: database.ownerURL, maxConnections: 1))
+            #expect(try await pool.one("SELECT count(*)::int8 AS c FROM log")!.decode(Int.self, "c") == 2)
+            try await pool.close()
+        }
+    }
+
+    @Test func rejectsMisnamedFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "SELECT 1;".write(to: dir.appendingPathComponent("1_bad.sql"), atomically: true, encoding: .utf8)
+        #expect(throws: MigrationError.self) { try Migrator(directory: dir) }
+    }
+}
