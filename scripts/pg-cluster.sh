@@ -4,6 +4,8 @@
 #   scripts/pg-cluster.sh start STATE_DIR PORT   create (first time) and start; prints env lines
 #   scripts/pg-cluster.sh stop STATE_DIR         stop (fast shutdown)
 #   scripts/pg-cluster.sh env STATE_DIR          print the env lines again
+#   scripts/pg-cluster.sh destroy STATE_DIR      stop and delete everything (test clusters)
+#   scripts/pg-cluster.sh freeport _             print a free TCP port
 #
 # Three roles: relance_admin (superuser, used only by this script and the test harness),
 # relance_owner (owns the schema, runs migrations), relance_app (the service: owns nothing,
@@ -14,7 +16,14 @@
 # STATE_DIR/datadir).
 set -euo pipefail
 
-cmd=${1:?usage: pg-cluster.sh start|stop|env STATE_DIR [PORT]}
+cmd=${1:?usage: pg-cluster.sh start|stop|env|destroy STATE_DIR [PORT]}
+if [ "$cmd" = freeport ]; then
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; exit 0; fi
+  done
+  echo "pg-cluster: no free port found" >&2; exit 1
+fi
 state=${2:?state directory required}
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
@@ -108,6 +117,18 @@ stop)
   ;;
 env)
   print_env
+  ;;
+destroy)
+  # stop, then delete the cluster and the state directory (throwaway test clusters)
+  if [ -f "$state/datadir" ]; then
+    data=$(cat "$state/datadir")
+    as_pg "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
+    case "$data" in
+      /var/tmp/relance-pg-*) rm -rf "$(dirname "$data")" ;;
+      *) rm -rf "$data" ;;
+    esac
+  fi
+  rm -rf "$state"
   ;;
 *)
   echo "usage: pg-cluster.sh start|stop|env STATE_DIR [PORT]" >&2

@@ -1,1 +1,0 @@
-import Hummingbird; import HummingbirdTLS; import HummingbirdOTP; import HummingbirdBcrypt; import Prometheus; import Yams

@@ -1,0 +1,80 @@
+import Core
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import Postgres
+import ServiceLifecycle
+
+/// Builds the routes every instance serves. Later modules add their controllers here.
+///
+/// - Parameters:
+///   - pool: the service role's connection pool.
+///   - openAPI: the parsed `Docs/openapi.yaml`.
+public func buildRouter(
+    configuration: AppConfiguration, pool: PostgresPool, openAPI: OpenAPIDocument, readiness: Readiness, expectedMigrations: Int
+) -> Router<AppRequestContext> {
+    _ = Telemetry.registry
+    let router = Router(context: AppRequestContext.self)
+    // Outermost first: every response, errors included, gets a request ID, is logged, counted.
+    router.addMiddleware {
+        RequestIDMiddleware(maxBodyBytes: configuration.maxBodyBytes)
+        AccessLogMiddleware()
+        MetricsMiddleware()
+        ProblemMiddleware()
+    }
+    HealthController(pool: pool, readiness: readiness, expectedMigrations: expectedMigrations).addRoutes(to: router)
+    MetricsController(token: configuration.metricsToken).addRoutes(to: router)
+    openAPI.addRoutes(to: router)
+    return router
+}
+
+/// Builds the HTTPS application: router, TLS, limits, and the services it runs (the pool is
+/// closed last, after in-flight requests are done).
+///
+/// - Throws: when the TLS files or the OpenAPI document cannot be read.
+public func buildApplication(
+    configuration: AppConfiguration, pool: PostgresPool, logger: Logger, readiness: Readiness = Readiness()
+) async throws -> some ApplicationProtocol {
+    let openAPI = try OpenAPIDocument(yamlFile: configuration.openAPIPath)
+    let expected = try Migrator(directory: configuration.migrationsDirectory, logger: logger).migrations.count
+    let router = buildRouter(
+        configuration: configuration, pool: pool, openAPI: openAPI, readiness: readiness, expectedMigrations: expected)
+    let tls = try TLSSettings.serverConfiguration(
+        certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath)
+    let http1 = HTTP1Channel.Configuration(
+        idleTimeout: .milliseconds(Int64(configuration.idleTimeout.milliseconds)),
+        httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+    )
+    return Application(
+        router: router,
+        server: try .tls(.http1(configuration: http1), tlsConfiguration: tls),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        services: [pool],
+        logger: logger
+    )
+}
+
+/// On graceful shutdown, fails readiness first and waits `drain` so load balancers stop
+/// sending traffic before the listener closes. Run it after the application in the outer
+/// `ServiceGroup`: services are told to stop in reverse order, so it goes first, then the
+/// server drains in-flight requests, then the pool closes.
+public struct DrainService: Service {
+    public init(readiness: Readiness, drain: Duration, logger: Logger) {
+        self.readiness = readiness
+        self.drain = drain
+        self.logger = logger
+    }
+
+    let readiness: Readiness
+    let drain: Duration
+    let logger: Logger
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        readiness.startDraining()
+        logger.info("shutting down: readiness now fails", metadata: ["drain_s": "\(drain.components.seconds)"])
+        try? await Task.sleep(for: drain)
+    }
+}

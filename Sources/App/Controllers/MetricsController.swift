@@ -1,0 +1,45 @@
+import Core
+import HTTPTypes
+import Hummingbird
+import Metrics
+import Prometheus
+
+/// The process-wide Prometheus registry; `MetricsSystem` is bootstrapped once, the first time
+/// it is used (tests build many applications in one process).
+public enum Telemetry {
+    public static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+}
+
+/// `GET /metrics`: Prometheus text. Labels are methods, route patterns and status codes only.
+struct MetricsController {
+    let token: String?
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/metrics") { request, _ -> Response in
+            if let token {
+                guard let header = request.headers[.authorization], Self.constantTimeEqual(header, "Bearer \(token)") else {
+                    throw Problem.unauthorized
+                }
+            }
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(16 * 1024)
+            Telemetry.registry.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<x.count { diff |= x[i] ^ y[i] }
+        return diff == 0
+    }
+}

@@ -1,0 +1,119 @@
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Postgres
+
+/// Turns every error into an RFC 9457 `application/problem+json` response.
+///
+/// Known errors keep their status and say what was wrong with the input; anything unexpected
+/// becomes a 500 that carries the request ID and nothing else. Logs name the error's type and
+/// safe description only (`PostgresError.description` never quotes row data).
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error, context: context)
+            if problem.status >= 500 {
+                context.logger.error("request failed", metadata: ["error": "\(Self.safeDescription(error))", "status": "\(problem.status)"])
+            }
+            return Self.response(problem, requestID: context.requestID)
+        }
+    }
+
+    static func problem(for error: any Error, context: Context) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as HTTPError:
+            return problem(for: error, limit: context.maxBodyBytes)
+        case let error as DecodingError:
+            return decodingProblem(error)
+        case let error as PostgresError where error.kind == .poolTimeout || error.kind == .poolClosed || error.isConnectionLoss:
+            return .unavailable
+        default:
+            return Problem(status: 500, code: "internal", title: "Internal error", detail: "Quote the request ID to support.")
+        }
+    }
+
+    static func problem(for error: HTTPError, limit: Int) -> Problem {
+        let status = Int(error.status.code)
+        switch status {
+        case 404: return .notFound()
+        case 405: return Problem(status: 405, code: "method-not-allowed", title: "Method not allowed")
+        case 413: return .tooLarge(limit: limit)
+        case 401: return .unauthorized
+        case 403: return .forbidden
+        default:
+            // Hummingbird's own messages describe the request's form, never its content.
+            return Problem(
+                status: status, code: status >= 500 ? "internal" : "bad-request",
+                title: error.status.reasonPhrase, detail: status >= 500 ? nil : error.body)
+        }
+    }
+
+    /// Names the field at fault (its JSON path) without echoing the value.
+    static func decodingProblem(_ error: DecodingError) -> Problem {
+        func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
+            let keys = codingPath + (last.map { [$0] } ?? [])
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return text.isEmpty ? "body" : text.replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return .validation([.init(field: path(context.codingPath, key), reason: "is required")])
+        case .typeMismatch(let type, let context):
+            return .validation([.init(field: path(context.codingPath), reason: "must be \(describe(type))")])
+        case .valueNotFound(let type, let context):
+            return .validation([.init(field: path(context.codingPath), reason: "must be \(describe(type)), not null")])
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                return .badRequest("The body is not valid JSON.")
+            }
+            return .validation([.init(field: path(context.codingPath), reason: "has an invalid value")])
+        @unknown default:
+            return .badRequest("The body could not be decoded.")
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: return "an integer"
+        case is Bool.Type: return "true or false"
+        case is Double.Type: return "a number"
+        default: return "of type \(type)"
+        }
+    }
+
+    static func safeDescription(_ error: any Error) -> String {
+        if let error = error as? PostgresError { return error.description }
+        if let error = error as? Problem { return error.description }
+        return String(describing: type(of: error))
+    }
+
+    static func response(_ problem: Problem, requestID: String) -> Response {
+        struct Body: Encodable {
+            let type: String
+            let title: String
+            let status: Int
+            let detail: String?
+            let errors: [Problem.FieldError]?
+            let requestId: String
+        }
+        let body = Body(
+            type: problem.type, title: problem.title, status: problem.status, detail: problem.detail,
+            errors: problem.errors.isEmpty ? nil : problem.errors, requestId: requestID)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if problem.status == 401 { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(
+            status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
