@@ -5,12 +5,13 @@ DEV_PG_PORT ?= 54329
 SWIFT_BUILD_FLAGS ?=
 BIN = $(shell swift build $(SWIFT_BUILD_FLAGS) --show-bin-path 2>/dev/null)/relance
 
-.PHONY: run test build deps db-start db-stop bench clean-db help
+.PHONY: run test build deps db-stop db-reset help
 
 help:
 	@echo "make run    build, start a private PostgreSQL under .relance/, migrate, serve HTTPS on :8443"
 	@echo "make test   run every test against a throwaway PostgreSQL"
 	@echo "make db-stop  stop the development PostgreSQL"
+	@echo "make db-reset delete the development database and demo credentials"
 
 deps:
 	@scripts/deps.sh
@@ -22,13 +23,18 @@ build: deps
 run: build
 	@set -euo pipefail; \
 	if [ -z "$${RELANCE_DATABASE_URL:-}" ]; then \
-	  set -a; eval "$$(scripts/pg-cluster.sh start $(STATE) $(DEV_PG_PORT))"; set +a; \
-	  echo "PostgreSQL: private cluster in $(STATE) on 127.0.0.1:$(DEV_PG_PORT) (stop: make db-stop)"; \
+	  envlines=$$(scripts/pg-cluster.sh start $(STATE)/pg $(DEV_PG_PORT)); \
+	  set -a; eval "$$envlines"; set +a; \
+	  echo "PostgreSQL: private cluster in $(STATE)/pg on 127.0.0.1:$(DEV_PG_PORT) (stop: make db-stop)"; \
 	fi; \
 	scripts/dev-cert.sh $(STATE)/tls; \
+	[ -s $(STATE)/data-key ] || (umask 077; openssl rand -base64 32 > $(STATE)/data-key); \
+	export RELANCE_DATA_KEY=$${RELANCE_DATA_KEY:-$$(cat $(STATE)/data-key)}; \
 	export RELANCE_TLS_CERT=$${RELANCE_TLS_CERT:-$(STATE)/tls/dev-cert.pem} RELANCE_TLS_KEY=$${RELANCE_TLS_KEY:-$(STATE)/tls/dev-key.pem}; \
 	export RELANCE_HOME=$(CURDIR); \
 	"$(BIN)" migrate; \
+	echo; \
+	"$(BIN)" demo seed --output $(STATE)/demo-credentials.txt; \
 	port=$${RELANCE_PORT:-8443}; \
 	echo; \
 	echo "Relance is starting on https://localhost:$$port (self-signed development certificate)"; \
@@ -37,7 +43,11 @@ run: build
 	exec "$(BIN)" serve
 
 db-stop:
-	@scripts/pg-cluster.sh stop $(STATE)
+	@scripts/pg-cluster.sh stop $(STATE)/pg
+
+# Deletes the development database (and the demo credentials); the next `make run` starts afresh.
+db-reset:
+	@scripts/pg-cluster.sh destroy $(STATE)/pg && rm -f $(STATE)/demo-credentials.txt
 
 # A throwaway cluster on a free port, stopped even when the tests fail.
 test: deps
@@ -45,6 +55,7 @@ test: deps
 	dir=$$(mktemp -d /tmp/relance-test.XXXXXX); \
 	port=$$(scripts/pg-cluster.sh freeport); \
 	trap 'scripts/pg-cluster.sh destroy "$$dir"' EXIT; \
-	set -a; eval "$$(RELANCE_PG_FSYNC=off scripts/pg-cluster.sh start "$$dir" "$$port")"; set +a; \
+	envlines=$$(RELANCE_PG_FSYNC=off scripts/pg-cluster.sh start "$$dir" "$$port"); \
+	set -a; eval "$$envlines"; set +a; \
 	swift build --build-tests $(SWIFT_BUILD_FLAGS); \
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)

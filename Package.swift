@@ -56,19 +56,37 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Users, sessions, API keys, passwords, TOTP, login throttling.
+        .target(
+            name: "Identity",
+            dependencies: [
+                "Core",
+                "Postgres",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Creditors (the tenants), mandates, fee schedules, placements.
+        .target(
+            name: "Onboarding",
+            dependencies: ["Core", "Postgres"],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP application: configuration, middleware, routes, buildApplication.
         .target(
             name: "App",
             dependencies: [
                 "Core",
+                "Identity",
+                "Onboarding",
                 "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
-                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -88,13 +106,18 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "App"],
+            dependencies: ["Postgres", "App", "Core", "Identity", "Onboarding"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PostgresTests",
             dependencies: ["Postgres", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IdentityTests",
+            dependencies: ["Identity", "Core", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -18,6 +18,8 @@ public struct AppConfiguration: Sendable {
     public var shutdownDrain: Duration
     public var logLevel: String
     public var metricsToken: String?
+    /// Base64 of 32 bytes: seals TOTP secrets at rest (AES-256-GCM).
+    public var dataKey: String
     /// Where `Migrations/` and `Docs/openapi.yaml` are found.
     public var home: URL
 
@@ -31,6 +33,7 @@ public struct AppConfiguration: Sendable {
     static let variables: [Variable] = [
         .init(name: "RELANCE_DATABASE_URL", required: true, help: "libpq URI or conninfo of the service role"),
         .init(name: "RELANCE_MIGRATION_DATABASE_URL", required: false, help: "conninfo of the schema owner (default: RELANCE_DATABASE_URL)"),
+        .init(name: "RELANCE_DATA_KEY", required: true, help: "base64 of 32 random bytes sealing TOTP secrets (openssl rand -base64 32)"),
         .init(name: "RELANCE_TLS_CERT", required: true, help: "PEM certificate chain file"),
         .init(name: "RELANCE_TLS_KEY", required: true, help: "PEM private key file"),
         .init(name: "RELANCE_HOST", required: false, help: "listen address (default 127.0.0.1)"),
@@ -50,11 +53,13 @@ public struct AppConfiguration: Sendable {
     }
 
     /// Reads and checks the environment.
-    /// - Parameter needsTLS: false for commands that do not serve (migrate, admin).
+    /// - Parameters:
+    ///   - needsTLS: false for commands that do not serve (migrate, admin).
+    ///   - needsDataKey: false for commands that touch no secret (migrate, audit).
     /// - Throws: `Invalid`, whose description lists every variable as set/unset and names
     ///   the problems, without values.
     public static func fromEnvironment(
-        _ environment: [String: String] = ProcessInfo.processInfo.environment, needsTLS: Bool = true
+        _ environment: [String: String] = ProcessInfo.processInfo.environment, needsTLS: Bool = true, needsDataKey: Bool = true
     ) throws -> AppConfiguration {
         var problems: [String] = []
         func value(_ name: String) -> String? {
@@ -71,6 +76,14 @@ public struct AppConfiguration: Sendable {
         }
         let databaseURL = value("RELANCE_DATABASE_URL")
         if databaseURL == nil { problems.append("RELANCE_DATABASE_URL is required") }
+        let dataKey = value("RELANCE_DATA_KEY")
+        if needsDataKey {
+            if let dataKey {
+                if Data(base64Encoded: dataKey)?.count != 32 { problems.append("RELANCE_DATA_KEY is not base64 of 32 bytes") }
+            } else {
+                problems.append("RELANCE_DATA_KEY is required")
+            }
+        }
         let cert = value("RELANCE_TLS_CERT")
         let key = value("RELANCE_TLS_KEY")
         if needsTLS {
@@ -100,6 +113,7 @@ public struct AppConfiguration: Sendable {
             shutdownDrain: .seconds(integer("RELANCE_SHUTDOWN_DRAIN_S", default: 0, range: 0...120)),
             logLevel: logLevel,
             metricsToken: value("RELANCE_METRICS_TOKEN"),
+            dataKey: dataKey ?? "",
             home: locateHome(value("RELANCE_HOME"), problems: &problems)
         )
         guard problems.isEmpty else {

@@ -2,7 +2,9 @@ import Core
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import Identity
 import Logging
+import Onboarding
 import NIOCore
 import Postgres
 import ServiceLifecycle
@@ -14,19 +16,29 @@ import ServiceLifecycle
 ///   - openAPI: the parsed `Docs/openapi.yaml`.
 public func buildRouter(
     configuration: AppConfiguration, pool: PostgresPool, openAPI: OpenAPIDocument, readiness: Readiness, expectedMigrations: Int
-) -> Router<AppRequestContext> {
+) throws -> Router<AppRequestContext> {
     _ = Telemetry.registry
+    let secrets = try SecretBox(base64Key: configuration.dataKey)
+    let identity = IdentityService(pool: pool, secrets: secrets)
+    let users = UserDirectory(pool: pool, secrets: secrets)
     let router = Router(context: AppRequestContext.self)
-    // Outermost first: every response, errors included, gets a request ID, is logged, counted.
+    // Outermost first: every response, errors included, gets a request ID, is logged and
+    // counted; then the caller is identified, then POSTs are made idempotent.
     router.addMiddleware {
         RequestIDMiddleware(maxBodyBytes: configuration.maxBodyBytes)
         AccessLogMiddleware()
         MetricsMiddleware()
         ProblemMiddleware()
+        AuthenticationMiddleware(identity: identity)
+        IdempotencyMiddleware(pool: pool)
     }
     HealthController(pool: pool, readiness: readiness, expectedMigrations: expectedMigrations).addRoutes(to: router)
     MetricsController(token: configuration.metricsToken).addRoutes(to: router)
     openAPI.addRoutes(to: router)
+    AuthController(identity: identity).addRoutes(to: router)
+    let creditors = CreditorDirectory(pool: pool)
+    UsersController(users: users, creditors: creditors).addRoutes(to: router)
+    CreditorsController(creditors: creditors, users: users).addRoutes(to: router)
     return router
 }
 
@@ -39,7 +51,7 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let openAPI = try OpenAPIDocument(yamlFile: configuration.openAPIPath)
     let expected = try Migrator(directory: configuration.migrationsDirectory, logger: logger).migrations.count
-    let router = buildRouter(
+    let router = try buildRouter(
         configuration: configuration, pool: pool, openAPI: openAPI, readiness: readiness, expectedMigrations: expected)
     let tls = try TLSSettings.serverConfiguration(
         certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath)

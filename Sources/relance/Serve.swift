@@ -1,4 +1,5 @@
 import App
+import Core
 import ArgumentParser
 import Foundation
 import Logging
@@ -22,7 +23,11 @@ struct Serve: AsyncParsableCommand {
             logger: logger)
         let pending: [Migration]
         do {
+            try await ServiceRoleCheck.verify(pool)
             pending = try await Migrator(directory: config.migrationsDirectory, logger: logger).pending(on: pool)
+        } catch let error as ServiceRoleCheck.Unsafe {
+            try? await pool.close()
+            throw ValidationError(error.description)
         } catch {
             try? await pool.close()
             throw CleanExit.message("relance: cannot check migrations: \(error)")
@@ -51,7 +56,7 @@ struct Migrate: AsyncParsableCommand {
     var check = false
 
     func run() async throws {
-        let config = try loadConfiguration(needsTLS: false)
+        let config = try loadConfiguration(needsTLS: false, needsDataKey: false)
         let logger = bootstrapLogging(config)
         if check {
             let pool = PostgresPool(configuration: .init(conninfo: config.migrationDatabaseURL, maxConnections: 1), logger: logger)
@@ -80,9 +85,9 @@ func applyMigrations(_ config: AppConfiguration, logger: Logger) async throws ->
     }
 }
 
-func loadConfiguration(needsTLS: Bool) throws -> AppConfiguration {
+func loadConfiguration(needsTLS: Bool, needsDataKey: Bool = true) throws -> AppConfiguration {
     do {
-        return try AppConfiguration.fromEnvironment(needsTLS: needsTLS)
+        return try AppConfiguration.fromEnvironment(needsTLS: needsTLS, needsDataKey: needsDataKey)
     } catch let error as AppConfiguration.Invalid {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode(78)  // EX_CONFIG

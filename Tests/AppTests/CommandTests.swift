@@ -1,4 +1,5 @@
 import Foundation
+import Identity
 import Postgres
 import TestSupport
 import Testing
@@ -95,5 +96,61 @@ struct CommandTests {
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus == 0
+    }
+}
+
+@Suite("relance admin and audit commands", .serialized)
+struct AdminCommandTests {
+    func relance(_ arguments: [String], environment: [String: String], input: String = "") throws -> CommandTests.Run {
+        let process = Process()
+        process.executableURL = TestApp.executable
+        process.arguments = arguments
+        process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]) { a, _ in a }
+        let output = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = stdin
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        stdin.fileHandleForWriting.closeFile()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandTests.Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func firstAdministratorThenLoginWithTheTOTPSecret() async throws {
+        try await TestDatabase.withDatabase { database in
+            let env = TestApp.environment(database)
+            // act
+            let weak = try relance(["admin", "create", "--email", "ops@agence.fr", "--role", "admin"], environment: env, input: "short\n")
+            #expect(weak.status != 0)
+            #expect(weak.output.contains("password"))
+            let run = try relance(["admin", "create", "--email", "ops@agence.fr", "--role", "admin"], environment: env, input: "Une phrase de passe solide\n")
+            // verify
+            #expect(run.status == 0, "\(run.output)")
+            let line = try #require(run.output.split(separator: "\n").first { $0.hasPrefix("totp_secret=") })
+            let secret = String(line.dropFirst("totp_secret=".count))
+            #expect(!run.output.contains("Une phrase"))
+            let pool = PostgresPool(configuration: .init(conninfo: database.appURL, maxConnections: 1))
+            let identity = IdentityService(pool: pool, secrets: try SecretBox(base64Key: TestApp.dataKey))
+            let code = TOTP(key: try #require(Base32.decode(secret))).code(counter: TOTP.counter(at: Date()))
+            let session = try await identity.login(email: "ops@agence.fr", password: "Une phrase de passe solide", totp: code, clientAddress: "test", requestID: nil)
+            #expect(session.principal.role == .admin)
+            try await pool.close()
+            // the audit chain is intact, then a tampered one is named
+            let verified = try relance(["audit", "verify"], environment: env)
+            #expect(verified.status == 0, "\(verified.output)")
+            #expect(verified.output.contains("intact"))
+            let admin = PostgresPool(configuration: .init(conninfo: database.adminURL, maxConnections: 1))
+            try await admin.withTransaction { tx in
+                try await tx.execute("SET LOCAL session_replication_role = replica")
+                try await tx.execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = 1")
+            }
+            try await admin.close()
+            let broken = try relance(["audit", "verify"], environment: env)
+            #expect(broken.status == 1)
+            #expect(broken.output.contains("first broken at seq 1"))
+        }
     }
 }

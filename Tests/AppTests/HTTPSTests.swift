@@ -95,6 +95,7 @@ struct ConfigurationTests {
             "RELANCE_TLS_KEY": TestApp.certificate.key,
             "RELANCE_HOME": TestApp.repositoryRoot.path,
             "RELANCE_DB_POOL_SIZE": "3",
+            "RELANCE_DATA_KEY": TestApp.dataKey,
         ]
         let config = try AppConfiguration.fromEnvironment(env)
         #expect(config.host == "127.0.0.1")
@@ -102,7 +103,13 @@ struct ConfigurationTests {
         #expect(config.poolSize == 3)
         #expect(config.migrationDatabaseURL == config.databaseURL)
         #expect(config.migrationsDirectory.lastPathComponent == "Migrations")
-        let noTLS = try AppConfiguration.fromEnvironment(["RELANCE_DATABASE_URL": "x", "RELANCE_HOME": TestApp.repositoryRoot.path], needsTLS: false)
+        let noTLS = try AppConfiguration.fromEnvironment(
+            ["RELANCE_DATABASE_URL": "x", "RELANCE_HOME": TestApp.repositoryRoot.path], needsTLS: false, needsDataKey: false)
+        #expect(noTLS.dataKey.isEmpty)
+        let badKey = #expect(throws: AppConfiguration.Invalid.self) {
+            try AppConfiguration.fromEnvironment(env.merging(["RELANCE_DATA_KEY": "c2hvcnQ="]) { _, new in new })
+        }
+        #expect(badKey?.description.contains("RELANCE_DATA_KEY is not base64 of 32 bytes") == true)
         #expect(noTLS.tlsCertificatePath.isEmpty)
     }
 }

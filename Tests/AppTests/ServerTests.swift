@@ -11,7 +11,7 @@ struct ServerTests {
     func router(_ configuration: AppConfiguration, _ pool: PostgresPool, readiness: Readiness = Readiness()) throws -> Router<AppRequestContext> {
         let openAPI = try OpenAPIDocument(yamlFile: configuration.openAPIPath)
         let expected = try Migrator(directory: configuration.migrationsDirectory).migrations.count
-        return buildRouter(configuration: configuration, pool: pool, openAPI: openAPI, readiness: readiness, expectedMigrations: expected)
+        return try buildRouter(configuration: configuration, pool: pool, openAPI: openAPI, readiness: readiness, expectedMigrations: expected)
     }
 
     @Test func healthAnswersLiveAndReady() async throws {

@@ -21,6 +21,9 @@ public enum TestApp {
         return (dir.appendingPathComponent("dev-cert.pem").path, dir.appendingPathComponent("dev-key.pem").path)
     }()
 
+    /// A random data key per test process.
+    public static let dataKey: String = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+
     /// The environment a test server runs with; `extra` overrides.
     public static func environment(_ database: TestDatabase.Database, _ extra: [String: String] = [:]) -> [String: String] {
         var env = [
@@ -31,6 +34,7 @@ public enum TestApp {
             "RELANCE_HOME": repositoryRoot.path,
             "RELANCE_PORT": "0",
             "RELANCE_LOG_LEVEL": "warning",
+            "RELANCE_DATA_KEY": dataKey,
         ]
         env.merge(extra) { _, new in new }
         return env

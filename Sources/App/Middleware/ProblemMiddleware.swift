@@ -97,6 +97,13 @@ struct ProblemMiddleware: RouterMiddleware {
     }
 
     static func response(_ problem: Problem, requestID: String) -> Response {
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if problem.status == 401 { headers[.wwwAuthenticate] = "Bearer" }
+        if problem.status == 429 { headers[.retryAfter] = "900" }
+        return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: body(problem, requestID: requestID)))
+    }
+
+    static func body(_ problem: Problem, requestID: String) -> ByteBuffer {
         struct Body: Encodable {
             let type: String
             let title: String
@@ -111,9 +118,6 @@ struct ProblemMiddleware: RouterMiddleware {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
-        var headers: HTTPFields = [.contentType: "application/problem+json"]
-        if problem.status == 401 { headers[.wwwAuthenticate] = "Bearer" }
-        return Response(
-            status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return ByteBuffer(bytes: data)
     }
 }

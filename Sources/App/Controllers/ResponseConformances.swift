@@ -1,0 +1,8 @@
+import Hummingbird
+import Identity
+import Onboarding
+
+// Domain types stay free of HTTP; the App module declares how they are sent.
+extension UserDirectory.User: ResponseEncodable {}
+extension UserDirectory.APIKey: ResponseEncodable {}
+extension CreditorDirectory.Creditor: ResponseEncodable {}

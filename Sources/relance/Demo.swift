@@ -1,0 +1,82 @@
+import App
+import ArgumentParser
+import Core
+import Foundation
+import Identity
+import Onboarding
+import Postgres
+
+/// `relance demo seed`: a demo agency for a newcomer's `make run`.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Development helpers.", subcommands: [Seed.self])
+
+    struct Seed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a demo agency (staff of every role, a creditor, its admin and an API key) once; print the credentials.")
+
+        @Option(help: "File that keeps the credentials (mode 600); printed again on later runs.")
+        var output: String
+
+        static let adminEmail = "admin@demo.relance.test"
+
+        func run() async throws {
+            let config = try loadConfiguration(needsTLS: false)
+            let logger = bootstrapLogging(config)
+            let pool = PostgresPool(configuration: .init(conninfo: config.databaseURL, maxConnections: 2), logger: logger)
+            defer { Task { try? await pool.close() } }
+            let installer = Principal(kind: .staff, id: nil, role: .admin)
+            let users = UserDirectory(pool: pool, secrets: try SecretBox(base64Key: config.dataKey))
+            let existing = try await pool.transaction(as: installer) { tx in
+                try await tx.one("SELECT id FROM users WHERE email = \(Self.adminEmail)")
+            }
+            if existing != nil {
+                if let text = try? String(contentsOfFile: output, encoding: .utf8) {
+                    print(text)
+                } else {
+                    print("The demo agency exists but \(output) is gone: reset with `make db-reset`.")
+                }
+                return
+            }
+            var lines = ["Demo agency (development only; kept in \(output))", ""]
+            func password() -> String { "Demo-" + Tokens.random(byteCount: 12) }
+            for (role, name) in [(Role.admin, "admin"), (.supervisor, "supervisor"), (.agent, "agent"), (.dpo, "dpo")] {
+                let secret = password()
+                let created = try await users.create(
+                    .init(email: "\(name)@demo.relance.test", displayName: "Demo \(name)", role: role, password: secret, team: role == .agent ? "Équipe A" : nil),
+                    by: installer, requestID: "demo-seed")
+                var line = "  \(role.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(created.user.email)  password: \(secret)"
+                if let totp = created.totpSecret { line += "  totp_secret: \(totp)" }
+                lines.append(line)
+            }
+            let creditor = try await CreditorDirectory(pool: pool).create(legalName: "Démo Fournitures SAS", by: installer, requestID: "demo-seed")
+            let creditorSecret = password()
+            let creditorAdmin = try await users.create(
+                .init(email: "creditor@demo.relance.test", displayName: "Demo creditor admin", role: .creditorAdmin, creditorID: creditor.id, password: creditorSecret),
+                by: installer, requestID: "demo-seed")
+            lines.append("  \("creditor_admin".padding(toLength: 16, withPad: " ", startingAt: 0)) \(creditorAdmin.user.email)  password: \(creditorSecret)")
+            let (_, key) = try await users.createAPIKey(creditor: creditor.id, name: "demo", scopes: APIScope.allCases, by: installer, requestID: "demo-seed")
+            lines += [
+                "", "  creditor: \(creditor.legalName)  id: \(creditor.id.uuidString.lowercased())", "  API key:  \(key)", "",
+                "  Log in (admin and dpo need a TOTP code: relance totp --secret <totp_secret>):",
+                "    curl --cacert .relance/tls/dev-cert.pem https://localhost:8443/v1/auth/token -H 'content-type: application/json' \\",
+                "      -d '{\"email\":\"supervisor@demo.relance.test\",\"password\":\"<password>\"}'",
+            ]
+            let text = lines.joined(separator: "\n")
+            FileManager.default.createFile(atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            print(text)
+        }
+    }
+}
+
+/// `relance totp --secret BASE32`: the current code, for logging in from a terminal.
+struct TOTPCode: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "totp", abstract: "Print the current TOTP code of a base32 secret.")
+
+    @Option(help: "The base32 secret printed at enrolment.")
+    var secret: String
+
+    func run() throws {
+        guard let key = Base32.decode(secret), key.count >= 10 else { throw ValidationError("--secret is not a base32 TOTP secret") }
+        print(TOTP(key: key).code(counter: TOTP.counter(at: Date())))
+    }
+}

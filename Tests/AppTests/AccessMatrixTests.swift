@@ -1,0 +1,173 @@
+import App
+import Core
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import TestSupport
+import Testing
+
+/// Wall 1: every route x every kind of caller x own/other creditor, with the exact status.
+///
+/// Targets always belong to creditor A. "own" callers are bound to A, "other" ones to B.
+/// A route missing from `matrix` fails `everyRouteIsInTheMatrix`.
+@Suite("Access matrix")
+struct AccessMatrixTests {
+    enum Caller: String, CaseIterable, Sendable {
+        case anonymous, admin, supervisor, agent, dpo
+        case creditorAdminOwn, creditorViewerOwn, creditorAdminOther, creditorViewerOther
+        case apiKeyOwn, apiKeyOther
+    }
+
+    /// The callers allowed, with their status; everyone else gets `denied(caller)`.
+    struct Row: Sendable {
+        let method: HTTPRequest.Method
+        let path: String
+        let expected: @Sendable (Caller) -> Int
+        let body: (@Sendable (Caller) -> [String: Any])?
+    }
+
+    struct Targets: Sendable {
+        let creditorA: UUID
+        let agentUser: UUID
+        let staffVictim: UUID
+        let creditorVictim: UUID
+        let keyVictim: UUID
+    }
+
+    static let staffRoles: [Caller] = [.admin, .supervisor, .agent, .dpo]
+
+    /// The usual denial for a caller not in `allowed`: 401 anonymous, 404 another creditor's
+    /// principal on a creditor's resource, 403 otherwise.
+    static func rule(_ allowed: [Caller: Int], creditorScoped: Bool) -> @Sendable (Caller) -> Int {
+        { caller in
+            if let status = allowed[caller] { return status }
+            switch caller {
+            case .anonymous: return 401
+            case .creditorAdminOther, .creditorViewerOther, .apiKeyOther: return creditorScoped ? 404 : 403
+            default: return 403
+            }
+        }
+    }
+
+    static func all(_ status: Int, anonymous: Int? = nil) -> @Sendable (Caller) -> Int {
+        { caller in caller == .anonymous ? (anonymous ?? status) : status }
+    }
+
+    static func matrix(_ t: Targets) -> [Row] {
+        let a = t.creditorA.uuidString.lowercased()
+        let unique: @Sendable (Caller) -> String = { "\($0.rawValue)-\(UUID().uuidString.prefix(8).lowercased())@example.test" }
+        return [
+            Row(method: .get, path: "/health/live", expected: all(200), body: nil),
+            Row(method: .get, path: "/health/ready", expected: all(200), body: nil),
+            Row(method: .get, path: "/metrics", expected: all(200), body: nil),
+            Row(method: .get, path: "/openapi.json", expected: all(200), body: nil),
+            Row(method: .post, path: "/v1/auth/token", expected: all(401), body: { ["email": "nobody-\($0.rawValue)@example.test", "password": "Wrong-password-123"] }),
+            Row(method: .get, path: "/v1/me", expected: all(200, anonymous: 401), body: nil),
+            Row(method: .post, path: "/v1/auth/password", expected: rule([
+                .admin: 422, .supervisor: 422, .agent: 422, .dpo: 422, .creditorAdminOwn: 422, .creditorViewerOwn: 422,
+                .creditorAdminOther: 422, .creditorViewerOther: 422], creditorScoped: false),
+                body: { _ in ["currentPassword": "not-my-password", "newPassword": "Another-long-passphrase-7"] }),
+            Row(method: .get, path: "/v1/staff", expected: rule([.admin: 200, .supervisor: 200], creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/staff", expected: rule([.admin: 201], creditorScoped: false),
+                body: { ["email": unique($0), "role": "agent", "password": "A-long-enough-passphrase"] }),
+            Row(method: .get, path: "/v1/staff/\(t.agentUser.uuidString.lowercased())", expected: rule([.admin: 200, .supervisor: 200], creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/staff/\(t.staffVictim.uuidString.lowercased())/disable", expected: rule([.admin: 204], creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/creditors", expected: rule([.admin: 201], creditorScoped: false), body: { _ in ["legalName": "Nouvelle Société SARL"] }),
+            Row(method: .get, path: "/v1/creditors", expected: all(200, anonymous: 401), body: nil),
+            Row(method: .get, path: "/v1/creditors/\(a)", expected: rule([
+                .admin: 200, .supervisor: 200, .agent: 200, .dpo: 200, .creditorAdminOwn: 200, .creditorViewerOwn: 200, .apiKeyOwn: 200], creditorScoped: true),
+                body: nil),
+            Row(method: .patch, path: "/v1/creditors/\(a)", expected: rule([.admin: 200], creditorScoped: true), body: { _ in ["legalName": "Fournitures Durand SAS"] }),
+            Row(method: .get, path: "/v1/creditors/\(a)/users", expected: rule([.admin: 200, .creditorAdminOwn: 200], creditorScoped: true), body: nil),
+            Row(method: .post, path: "/v1/creditors/\(a)/users", expected: rule([.admin: 201, .creditorAdminOwn: 201], creditorScoped: true),
+                body: { ["email": unique($0), "role": "creditor_viewer", "password": "A-long-enough-passphrase"] }),
+            Row(method: .get, path: "/v1/creditors/\(a)/users/\(t.creditorVictim.uuidString.lowercased())",
+                expected: rule([.admin: 200, .creditorAdminOwn: 200], creditorScoped: true), body: nil),
+            Row(method: .get, path: "/v1/creditors/\(a)/api-keys/\(t.keyVictim.uuidString.lowercased())",
+                expected: rule([.admin: 200, .creditorAdminOwn: 200], creditorScoped: true), body: nil),
+            Row(method: .post, path: "/v1/creditors/\(a)/users/\(t.creditorVictim.uuidString.lowercased())/disable",
+                expected: rule([.admin: 204, .creditorAdminOwn: 204], creditorScoped: true), body: nil),
+            Row(method: .get, path: "/v1/creditors/\(a)/api-keys", expected: rule([.admin: 200, .creditorAdminOwn: 200], creditorScoped: true), body: nil),
+            Row(method: .post, path: "/v1/creditors/\(a)/api-keys", expected: rule([.admin: 201, .creditorAdminOwn: 201], creditorScoped: true),
+                body: { _ in ["name": "ERP", "scopes": ["reports"]] }),
+            Row(method: .delete, path: "/v1/creditors/\(a)/api-keys/\(t.keyVictim.uuidString.lowercased())",
+                expected: rule([.admin: 204, .creditorAdminOwn: 204], creditorScoped: true), body: nil),
+            // Last: it ends the callers' sessions.
+            Row(method: .post, path: "/v1/auth/logout", expected: { caller in
+                switch caller {
+                case .anonymous: return 401
+                case .apiKeyOwn, .apiKeyOther: return 400
+                default: return 204
+                }
+            }, body: nil),
+        ]
+    }
+
+    /// `/v1/creditors/<uuid>/users` -> `/v1/creditors/{creditorId}/users`, to compare with the router.
+    static func template(_ path: String) -> String {
+        let names = ["creditors": "creditorId", "staff": "userId", "users": "userId", "api-keys": "keyId"]
+        let parts = path.split(separator: "/").map(String.init)
+        var out: [String] = []
+        for (index, part) in parts.enumerated() {
+            if UUID(uuidString: part) != nil, index > 0, let name = names[parts[index - 1]] {
+                out.append("{\(name)}")
+            } else {
+                out.append(part)
+            }
+        }
+        return "/" + out.joined(separator: "/")
+    }
+
+    @Test func everyRouteIsInTheMatrix() async throws {
+        try await TestApp.withApp { configuration, pool, _ in
+            let openAPI = try OpenAPIDocument(yamlFile: configuration.openAPIPath)
+            let router = try buildRouter(configuration: configuration, pool: pool, openAPI: openAPI, readiness: Readiness(), expectedMigrations: 0)
+            let served = Set(router.routes.map { "\($0.method.rawValue) /\($0.path.description.trimmingCharacters(in: CharacterSet(charactersIn: "/")))" })
+            let ids = Targets(creditorA: UUID(), agentUser: UUID(), staffVictim: UUID(), creditorVictim: UUID(), keyVictim: UUID())
+            let covered = Set(Self.matrix(ids).map { "\($0.method.rawValue) \(Self.template($0.path))" })
+            for route in served.sorted() {
+                #expect(covered.contains(route), "\(route) is served but not in the access matrix")
+            }
+            #expect(covered.isSubset(of: served), "matrix rows for routes that do not exist: \(covered.subtracting(served).sorted())")
+        }
+    }
+
+    @Test func everyCallerGetsExactlyTheExpectedStatus() async throws {
+        try await withRouter { client, fixtures, _, _ in
+            // setup: two creditors, one caller of each kind, targets in creditor A
+            let a = try await fixtures.creditor("Créancier A")
+            let b = try await fixtures.creditor("Créancier B")
+            var users: [Caller: Fixtures.User] = [:]
+            users[.admin] = try await fixtures.user(.admin)
+            users[.supervisor] = try await fixtures.user(.supervisor)
+            users[.agent] = try await fixtures.user(.agent)
+            users[.dpo] = try await fixtures.user(.dpo)
+            users[.creditorAdminOwn] = try await fixtures.user(.creditorAdmin, creditor: a)
+            users[.creditorViewerOwn] = try await fixtures.user(.creditorViewer, creditor: a)
+            users[.creditorAdminOther] = try await fixtures.user(.creditorAdmin, creditor: b)
+            users[.creditorViewerOther] = try await fixtures.user(.creditorViewer, creditor: b)
+            var bearer: [Caller: String] = [:]
+            for (caller, user) in users { bearer[caller] = try await client.login(user) }
+            bearer[.apiKeyOwn] = try await fixtures.apiKey(creditor: a).1
+            bearer[.apiKeyOther] = try await fixtures.apiKey(creditor: b).1
+            let targets = Targets(
+                creditorA: a, agentUser: users[.agent]!.id, staffVictim: try await fixtures.user(.agent).id,
+                creditorVictim: try await fixtures.user(.creditorViewer, creditor: a).id, keyVictim: try await fixtures.apiKey(creditor: a).0)
+            // act + verify
+            var failures: [String] = []
+            for row in Self.matrix(targets) {
+                for caller in Caller.allCases {
+                    let reply = try await client.call(row.method, row.path, bearer: bearer[caller], json: row.body?(caller))
+                    let expected = row.expected(caller)
+                    if reply.status != expected {
+                        failures.append("\(row.method) \(Self.template(row.path)) as \(caller): \(reply.status), expected \(expected)")
+                    }
+                    if reply.status >= 400 && reply.headers[.contentType] != "application/problem+json" {
+                        failures.append("\(row.method) \(Self.template(row.path)) as \(caller): error without problem+json")
+                    }
+                }
+            }
+            #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        }
+    }
+}
