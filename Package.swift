@@ -121,6 +121,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "OnboardingTests",
+            dependencies: ["Onboarding", "Core", "Postgres", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AppTests",
             dependencies: [
                 "App", "TestSupport",

@@ -14,6 +14,7 @@ public struct AppConfiguration: Sendable {
     public var poolSize: Int
     public var statementTimeout: Duration
     public var maxBodyBytes: Int
+    public var maxPlacementBytes: Int
     public var idleTimeout: Duration
     public var shutdownDrain: Duration
     public var logLevel: String
@@ -41,6 +42,7 @@ public struct AppConfiguration: Sendable {
         .init(name: "RELANCE_DB_POOL_SIZE", required: false, help: "database connections, 1-200 (default 10)"),
         .init(name: "RELANCE_STATEMENT_TIMEOUT_MS", required: false, help: "per-statement limit, 100-3600000 (default 30000)"),
         .init(name: "RELANCE_MAX_BODY_BYTES", required: false, help: "largest JSON body, 1024-104857600 (default 1048576)"),
+        .init(name: "RELANCE_MAX_PLACEMENT_BYTES", required: false, help: "largest placement file, 1024-17179869184 (default 2147483648)"),
         .init(name: "RELANCE_IDLE_TIMEOUT_S", required: false, help: "close idle client connections after, 1-3600 (default 30)"),
         .init(name: "RELANCE_SHUTDOWN_DRAIN_S", required: false, help: "seconds readiness fails before the listener closes, 0-120 (default 0)"),
         .init(name: "RELANCE_LOG_LEVEL", required: false, help: "trace|debug|info|notice|warning|error|critical (default info)"),
@@ -109,6 +111,7 @@ public struct AppConfiguration: Sendable {
             poolSize: integer("RELANCE_DB_POOL_SIZE", default: 10, range: 1...200),
             statementTimeout: .milliseconds(integer("RELANCE_STATEMENT_TIMEOUT_MS", default: 30_000, range: 100...3_600_000)),
             maxBodyBytes: integer("RELANCE_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(100 << 20)),
+            maxPlacementBytes: integer("RELANCE_MAX_PLACEMENT_BYTES", default: 2 << 30, range: 1024...(16 << 30)),
             idleTimeout: .seconds(integer("RELANCE_IDLE_TIMEOUT_S", default: 30, range: 1...3600)),
             shutdownDrain: .seconds(integer("RELANCE_SHUTDOWN_DRAIN_S", default: 0, range: 0...120)),
             logLevel: logLevel,

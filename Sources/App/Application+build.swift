@@ -15,7 +15,8 @@ import ServiceLifecycle
 ///   - pool: the service role's connection pool.
 ///   - openAPI: the parsed `Docs/openapi.yaml`.
 public func buildRouter(
-    configuration: AppConfiguration, pool: PostgresPool, openAPI: OpenAPIDocument, readiness: Readiness, expectedMigrations: Int
+    configuration: AppConfiguration, pool: PostgresPool, openAPI: OpenAPIDocument, readiness: Readiness, expectedMigrations: Int,
+    worker: PlacementWorker? = nil
 ) throws -> Router<AppRequestContext> {
     _ = Telemetry.registry
     let secrets = try SecretBox(base64Key: configuration.dataKey)
@@ -30,7 +31,7 @@ public func buildRouter(
         MetricsMiddleware()
         ProblemMiddleware()
         AuthenticationMiddleware(identity: identity)
-        IdempotencyMiddleware(pool: pool)
+        IdempotencyMiddleware(pool: pool, streamingSuffixes: ["/placements"])
     }
     HealthController(pool: pool, readiness: readiness, expectedMigrations: expectedMigrations).addRoutes(to: router)
     MetricsController(token: configuration.metricsToken).addRoutes(to: router)
@@ -39,6 +40,10 @@ public func buildRouter(
     let creditors = CreditorDirectory(pool: pool)
     UsersController(users: users, creditors: creditors).addRoutes(to: router)
     CreditorsController(creditors: creditors, users: users).addRoutes(to: router)
+    ContractsController(mandates: MandateBook(pool: pool), fees: FeeScheduleBook(pool: pool)).addRoutes(to: router)
+    let placements = PlacementService(pool: pool, maxBytes: configuration.maxPlacementBytes)
+    PlacementsController(placements: placements, worker: worker ?? PlacementWorker(placements: placements, logger: Logger(label: "relance.placements")))
+        .addRoutes(to: router)
     return router
 }
 
@@ -51,8 +56,9 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let openAPI = try OpenAPIDocument(yamlFile: configuration.openAPIPath)
     let expected = try Migrator(directory: configuration.migrationsDirectory, logger: logger).migrations.count
+    let worker = PlacementWorker(placements: PlacementService(pool: pool, maxBytes: configuration.maxPlacementBytes), logger: logger)
     let router = try buildRouter(
-        configuration: configuration, pool: pool, openAPI: openAPI, readiness: readiness, expectedMigrations: expected)
+        configuration: configuration, pool: pool, openAPI: openAPI, readiness: readiness, expectedMigrations: expected, worker: worker)
     let tls = try TLSSettings.serverConfiguration(
         certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath)
     let http1 = HTTP1Channel.Configuration(
@@ -63,7 +69,7 @@ public func buildApplication(
         router: router,
         server: try .tls(.http1(configuration: http1), tlsConfiguration: tls),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: [pool],
+        services: [pool, worker],
         logger: logger
     )
 }

@@ -14,39 +14,179 @@ public struct CreditorDirectory: Sendable {
         case offboarded
     }
 
+    public struct Address: Codable, Sendable, Equatable {
+        public var line1: String?
+        public var line2: String?
+        public var postalCode: String?
+        public var city: String?
+        public var country: String?
+    }
+
+    public struct Contact: Codable, Sendable, Equatable {
+        public var name: String?
+        public var email: String?
+        public var phone: String?
+    }
+
     public struct Creditor: Codable, Sendable, Equatable {
         public var id: UUID
         public var legalName: String
+        public var siren: String?
+        public var siret: String?
+        public var vatNumber: String?
+        public var address: Address
+        public var contact: Contact
+        public var jurisdiction: String
+        public var defaultCurrency: String
+        public var remittanceIban: String?
         public var status: Status
         public var createdAt: Date
         public var updatedAt: Date
     }
 
-    static let columns: SQL = "id, legal_name, status, created_at, updated_at"
+    /// What a caller may set; nil leaves a field as it is (on update) or unset (on create).
+    public struct Input: Codable, Sendable {
+        public var legalName: String?
+        public var siren: String?
+        public var siret: String?
+        public var vatNumber: String?
+        public var address: Address?
+        public var contact: Contact?
+        public var jurisdiction: String?
+        public var defaultCurrency: String?
+        public var remittanceIban: String?
+        public var status: Status?
+    }
+
+    /// The checked and normalised form of an `Input`.
+    struct Checked {
+        var legalName: String?
+        var siren: String?
+        var siret: String?
+        var vatNumber: String?
+        var address: Address?
+        var contact: Contact?
+        var jurisdiction: String?
+        var defaultCurrency: String?
+        var remittanceIban: String?
+    }
+
+    /// - Throws: `Problem.validation` naming every field at fault.
+    static func check(_ input: Input, creating: Bool) throws -> Checked {
+        var errors: [Problem.FieldError] = []
+        var out = Checked()
+        func text(_ value: String?, _ field: String, max: Int) -> String? {
+            guard let value else { return nil }
+            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty || trimmed.count > max { errors.append(.init(field: field, reason: "must be 1 to \(max) characters")) }
+            return trimmed
+        }
+        out.legalName = text(input.legalName, "legalName", max: 200)
+        if creating && input.legalName == nil { errors.append(.init(field: "legalName", reason: "is required")) }
+        if let siren = input.siren {
+            out.siren = Validators.siren(siren)
+            if out.siren == nil { errors.append(.init(field: "siren", reason: "is not a valid SIREN (9 digits, checksum)")) }
+        }
+        if let siret = input.siret {
+            out.siret = Validators.siret(siret)
+            if out.siret == nil { errors.append(.init(field: "siret", reason: "is not a valid SIRET (14 digits, checksum)")) }
+            else if let siren = out.siren, !out.siret!.hasPrefix(siren) { errors.append(.init(field: "siret", reason: "does not belong to the SIREN")) }
+        }
+        if let vat = input.vatNumber {
+            out.vatNumber = Validators.vatNumber(vat)
+            if out.vatNumber == nil { errors.append(.init(field: "vatNumber", reason: "is not a valid VAT number")) }
+        }
+        if let address = input.address {
+            var a = Address()
+            a.line1 = text(address.line1, "address.line1", max: 200)
+            a.line2 = text(address.line2, "address.line2", max: 200)
+            a.postalCode = text(address.postalCode, "address.postalCode", max: 20)
+            a.city = text(address.city, "address.city", max: 100)
+            if let country = address.country?.uppercased() {
+                if Validators.countries[country] == nil { errors.append(.init(field: "address.country", reason: "is not a supported ISO 3166 country code")) }
+                a.country = country
+            }
+            out.address = a
+        }
+        if let contact = input.contact {
+            var c = Contact()
+            c.name = text(contact.name, "contact.name", max: 200)
+            if let email = contact.email {
+                c.email = Validators.email(email)
+                if c.email == nil { errors.append(.init(field: "contact.email", reason: "is not an email address")) }
+            }
+            if let phone = contact.phone {
+                c.phone = Validators.phone(phone)
+                if c.phone == nil { errors.append(.init(field: "contact.phone", reason: "is not a phone number")) }
+            }
+            out.contact = c
+        }
+        if let jurisdiction = input.jurisdiction?.uppercased() {
+            if Validators.countries[jurisdiction] == nil { errors.append(.init(field: "jurisdiction", reason: "is not a supported country code")) }
+            out.jurisdiction = jurisdiction
+        }
+        if let currency = input.defaultCurrency?.uppercased() {
+            if Validators.currencies[currency] == nil { errors.append(.init(field: "defaultCurrency", reason: "is not a supported ISO 4217 currency")) }
+            out.defaultCurrency = currency
+        }
+        if let iban = input.remittanceIban {
+            out.remittanceIban = Validators.iban(iban)
+            if out.remittanceIban == nil { errors.append(.init(field: "remittanceIban", reason: "is not a valid IBAN (checksum)")) }
+        }
+        if creating && (input.jurisdiction ?? "FR").uppercased() == "FR" && input.siren == nil {
+            errors.append(.init(field: "siren", reason: "is required for a French creditor"))
+        }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        return out
+    }
+
+    static let columns: SQL = """
+        id, legal_name, siren, siret, vat_number, address_line1, address_line2, postal_code, city, country, contact_name, contact_email,
+        contact_phone, jurisdiction, default_currency, remittance_iban, status, created_at, updated_at
+        """
 
     static func decode(_ row: PostgresRow) throws -> Creditor {
         Creditor(
             id: try row.decode(UUID.self, "id"), legalName: try row.decode(String.self, "legal_name"),
+            siren: try row.decode(String?.self, "siren"), siret: try row.decode(String?.self, "siret"),
+            vatNumber: try row.decode(String?.self, "vat_number"),
+            address: Address(
+                line1: try row.decode(String?.self, "address_line1"), line2: try row.decode(String?.self, "address_line2"),
+                postalCode: try row.decode(String?.self, "postal_code"), city: try row.decode(String?.self, "city"),
+                country: try row.decode(String.self, "country")),
+            contact: Contact(
+                name: try row.decode(String?.self, "contact_name"), email: try row.decode(String?.self, "contact_email"),
+                phone: try row.decode(String?.self, "contact_phone")),
+            jurisdiction: try row.decode(String.self, "jurisdiction"), defaultCurrency: try row.decode(String.self, "default_currency"),
+            remittanceIban: try row.decode(String?.self, "remittance_iban"),
             status: Status(rawValue: try row.decode(String.self, "status")) ?? .suspended,
             createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
     }
 
-    static func validateName(_ name: String) -> Problem.FieldError? {
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        return trimmed.isEmpty || trimmed.count > 200 ? .init(field: "legalName", reason: "must be 1 to 200 characters") : nil
-    }
-
-    public func create(legalName: String, by actor: Principal, requestID: String?) async throws -> Creditor {
-        if let error = Self.validateName(legalName) { throw Problem.validation([error]) }
+    /// Onboards a creditor (active at once; placements still need a mandate).
+    public func create(_ input: Input, by actor: Principal, requestID: String?) async throws -> Creditor {
+        let c = try Self.check(input, creating: true)
         let id = UUID()
         return try await pool.transaction(as: actor) { tx in
             let row = try await tx.one(
-                "INSERT INTO creditors (id, legal_name) VALUES (\(id), \(legalName.trimmingCharacters(in: .whitespacesAndNewlines))) RETURNING \(Self.columns)")
+                """
+                INSERT INTO creditors (id, legal_name, siren, siret, vat_number, address_line1, address_line2, postal_code, city, country,
+                                       contact_name, contact_email, contact_phone, jurisdiction, default_currency, remittance_iban)
+                VALUES (\(id), \(c.legalName!), \(c.siren), \(c.siret), \(c.vatNumber), \(c.address?.line1), \(c.address?.line2),
+                        \(c.address?.postalCode), \(c.address?.city), \(c.address?.country ?? "FR"), \(c.contact?.name), \(c.contact?.email),
+                        \(c.contact?.phone), \(c.jurisdiction ?? "FR"), \(c.defaultCurrency ?? "EUR"), \(c.remittanceIban))
+                RETURNING \(Self.columns)
+                """)
             try await AuditLog.append(
                 AuditEntry(action: "creditor.create", objectType: "creditor", objectID: id.uuidString.lowercased(), creditorID: id),
                 actor: actor, requestID: requestID, in: tx)
             return try Self.decode(row!)
         }
+    }
+
+    /// Convenience for tests and the demo: a French creditor with a valid SIREN.
+    public func create(legalName: String, siren: String = "732829320", by actor: Principal, requestID: String?) async throws -> Creditor {
+        try await create(Input(legalName: legalName, siren: siren), by: actor, requestID: requestID)
     }
 
     /// One creditor, or nil when missing or out of the actor's reach (row-level security).
@@ -64,23 +204,35 @@ public struct CreditorDirectory: Sendable {
         }
     }
 
-    /// Renames or changes the status (suspend, reactivate, offboard). Offboarding is final.
-    public func update(_ id: UUID, legalName: String?, status: Status?, by actor: Principal, requestID: String?) async throws -> Creditor? {
-        if let legalName, let error = Self.validateName(legalName) { throw Problem.validation([error]) }
+    /// Changes details or the status (suspend, reactivate, offboard). Offboarding is final.
+    public func update(_ id: UUID, _ input: Input, by actor: Principal, requestID: String?) async throws -> Creditor? {
+        let c = try Self.check(input, creating: false)
         return try await pool.transaction(as: actor) { tx in
             guard let current = try await tx.one("SELECT \(Self.columns) FROM creditors WHERE id = \(id) FOR UPDATE").map(Self.decode) else {
                 return nil
             }
-            if current.status == .offboarded, let status, status != .offboarded {
+            if current.status == .offboarded, let status = input.status, status != .offboarded {
                 throw Problem.validation([.init(field: "status", reason: "an offboarded creditor cannot be reactivated")])
+            }
+            let siren = c.siren ?? current.siren
+            if let siret = c.siret ?? current.siret, let siren, !siret.hasPrefix(siren) {
+                throw Problem.validation([.init(field: "siret", reason: "does not belong to the SIREN")])
             }
             let row = try await tx.one(
                 """
-                UPDATE creditors SET legal_name = coalesce(\(legalName?.trimmingCharacters(in: .whitespacesAndNewlines)), legal_name),
-                       status = coalesce(\(status?.rawValue), status), updated_at = now()
+                UPDATE creditors SET
+                    legal_name = coalesce(\(c.legalName), legal_name), siren = coalesce(\(c.siren), siren), siret = coalesce(\(c.siret), siret),
+                    vat_number = coalesce(\(c.vatNumber), vat_number), address_line1 = coalesce(\(c.address?.line1), address_line1),
+                    address_line2 = coalesce(\(c.address?.line2), address_line2), postal_code = coalesce(\(c.address?.postalCode), postal_code),
+                    city = coalesce(\(c.address?.city), city), country = coalesce(\(c.address?.country), country),
+                    contact_name = coalesce(\(c.contact?.name), contact_name), contact_email = coalesce(\(c.contact?.email), contact_email),
+                    contact_phone = coalesce(\(c.contact?.phone), contact_phone), jurisdiction = coalesce(\(c.jurisdiction), jurisdiction),
+                    default_currency = coalesce(\(c.defaultCurrency), default_currency),
+                    remittance_iban = coalesce(\(c.remittanceIban), remittance_iban),
+                    status = coalesce(\(input.status?.rawValue), status), updated_at = now()
                 WHERE id = \(id) RETURNING \(Self.columns)
                 """)
-            let action = status.map { "creditor.status.\($0.rawValue)" } ?? "creditor.update"
+            let action = input.status.map { "creditor.status.\($0.rawValue)" } ?? "creditor.update"
             try await AuditLog.append(
                 AuditEntry(action: action, objectType: "creditor", objectID: id.uuidString.lowercased(), creditorID: id),
                 actor: actor, requestID: requestID, in: tx)

@@ -24,6 +24,7 @@ struct AccessMatrixTests {
         let path: String
         let expected: @Sendable (Caller) -> Int
         let body: (@Sendable (Caller) -> [String: Any])?
+        var csv: [UInt8]? = nil
     }
 
     struct Targets: Sendable {
@@ -32,6 +33,8 @@ struct AccessMatrixTests {
         let staffVictim: UUID
         let creditorVictim: UUID
         let keyVictim: UUID
+        let mandate: UUID
+        let placement: UUID
     }
 
     static let staffRoles: [Caller] = [.admin, .supervisor, .agent, .dpo]
@@ -55,6 +58,10 @@ struct AccessMatrixTests {
 
     static func matrix(_ t: Targets) -> [Row] {
         let a = t.creditorA.uuidString.lowercased()
+        let readers: [Caller: Int] = [.admin: 200, .supervisor: 200, .creditorAdminOwn: 200, .creditorViewerOwn: 200]
+        var placementReaders = readers
+        placementReaders[.apiKeyOwn] = 200
+        let p = t.placement.uuidString.lowercased()
         let unique: @Sendable (Caller) -> String = { "\($0.rawValue)-\(UUID().uuidString.prefix(8).lowercased())@example.test" }
         return [
             Row(method: .get, path: "/health/live", expected: all(200), body: nil),
@@ -72,7 +79,7 @@ struct AccessMatrixTests {
                 body: { ["email": unique($0), "role": "agent", "password": "A-long-enough-passphrase"] }),
             Row(method: .get, path: "/v1/staff/\(t.agentUser.uuidString.lowercased())", expected: rule([.admin: 200, .supervisor: 200], creditorScoped: false), body: nil),
             Row(method: .post, path: "/v1/staff/\(t.staffVictim.uuidString.lowercased())/disable", expected: rule([.admin: 204], creditorScoped: false), body: nil),
-            Row(method: .post, path: "/v1/creditors", expected: rule([.admin: 201], creditorScoped: false), body: { _ in ["legalName": "Nouvelle Société SARL"] }),
+            Row(method: .post, path: "/v1/creditors", expected: rule([.admin: 201], creditorScoped: false), body: { _ in ["legalName": "Nouvelle Société SARL", "siren": "732829320"] }),
             Row(method: .get, path: "/v1/creditors", expected: all(200, anonymous: 401), body: nil),
             Row(method: .get, path: "/v1/creditors/\(a)", expected: rule([
                 .admin: 200, .supervisor: 200, .agent: 200, .dpo: 200, .creditorAdminOwn: 200, .creditorViewerOwn: 200, .apiKeyOwn: 200], creditorScoped: true),
@@ -92,6 +99,28 @@ struct AccessMatrixTests {
                 body: { _ in ["name": "ERP", "scopes": ["reports"]] }),
             Row(method: .delete, path: "/v1/creditors/\(a)/api-keys/\(t.keyVictim.uuidString.lowercased())",
                 expected: rule([.admin: 204, .creditorAdminOwn: 204], creditorScoped: true), body: nil),
+            Row(method: .post, path: "/v1/creditors/\(a)/mandates", expected: rule([.admin: 201], creditorScoped: true), body: { caller in
+                ["reference": "MDT-\(caller.rawValue)", "signedOn": "2026-01-05", "validFrom": "2026-01-05", "powerToReceiveFunds": true,
+                 "feeBasis": "15 % des sommes encaissées", "remittanceBasis": "net", "remittanceFrequency": "monthly",
+                 "remittanceDaysAfterEncashment": 30, "insuranceReference": "RCP-2026-001"]
+            }),
+            Row(method: .get, path: "/v1/creditors/\(a)/mandates", expected: rule(readers, creditorScoped: true), body: nil),
+            Row(method: .get, path: "/v1/creditors/\(a)/mandates/\(t.mandate.uuidString.lowercased())", expected: rule(readers, creditorScoped: true), body: nil),
+            Row(method: .post, path: "/v1/creditors/\(a)/fee-schedules", expected: rule([.admin: 201], creditorScoped: true), body: { caller in
+                ["effectiveFrom": "2026-0\(Caller.allCases.firstIndex(of: caller)! % 9 + 1)-01", "basis": "flat", "tiers": [["from": 0, "rateBasisPoints": 1500]]]
+            }),
+            Row(method: .get, path: "/v1/creditors/\(a)/fee-schedules", expected: rule(readers, creditorScoped: true), body: nil),
+            Row(method: .post, path: "/v1/creditors/\(a)/placements", expected: rule([.admin: 202, .creditorAdminOwn: 202, .apiKeyOwn: 202], creditorScoped: true),
+                body: nil, csv: Array("reference;montant;echeance;nom\nM-1;10,00;01/01/2025;Dupont\n".utf8)),
+            Row(method: .get, path: "/v1/creditors/\(a)/placements", expected: rule(placementReaders, creditorScoped: true), body: nil),
+            Row(method: .get, path: "/v1/placements/\(p)", expected: rule(placementReaders, creditorScoped: true), body: nil),
+            Row(method: .get, path: "/v1/placements/\(p)/rejects", expected: rule(placementReaders, creditorScoped: true), body: nil),
+            Row(method: .get, path: "/v1/placements/\(p)/acknowledgement", expected: rule(placementReaders, creditorScoped: true), body: nil),
+            Row(method: .post, path: "/v1/creditors/\(a)/recalls", expected: rule([.admin: 200, .creditorAdminOwn: 200, .apiKeyOwn: 200], creditorScoped: true),
+                body: { _ in ["references": ["NO-SUCH-REF"]] }),
+            // Terminates the target mandate: after the reads of it and the uploads.
+            Row(method: .post, path: "/v1/creditors/\(a)/mandates/\(t.mandate.uuidString.lowercased())/terminate",
+                expected: rule([.admin: 200], creditorScoped: true), body: nil),
             // Last: it ends the callers' sessions.
             Row(method: .post, path: "/v1/auth/logout", expected: { caller in
                 switch caller {
@@ -105,7 +134,7 @@ struct AccessMatrixTests {
 
     /// `/v1/creditors/<uuid>/users` -> `/v1/creditors/{creditorId}/users`, to compare with the router.
     static func template(_ path: String) -> String {
-        let names = ["creditors": "creditorId", "staff": "userId", "users": "userId", "api-keys": "keyId"]
+        let names = ["creditors": "creditorId", "staff": "userId", "users": "userId", "api-keys": "keyId", "mandates": "mandateId", "placements": "placementId"]
         let parts = path.split(separator: "/").map(String.init)
         var out: [String] = []
         for (index, part) in parts.enumerated() {
@@ -123,7 +152,7 @@ struct AccessMatrixTests {
             let openAPI = try OpenAPIDocument(yamlFile: configuration.openAPIPath)
             let router = try buildRouter(configuration: configuration, pool: pool, openAPI: openAPI, readiness: Readiness(), expectedMigrations: 0)
             let served = Set(router.routes.map { "\($0.method.rawValue) /\($0.path.description.trimmingCharacters(in: CharacterSet(charactersIn: "/")))" })
-            let ids = Targets(creditorA: UUID(), agentUser: UUID(), staffVictim: UUID(), creditorVictim: UUID(), keyVictim: UUID())
+            let ids = Targets(creditorA: UUID(), agentUser: UUID(), staffVictim: UUID(), creditorVictim: UUID(), keyVictim: UUID(), mandate: UUID(), placement: UUID())
             let covered = Set(Self.matrix(ids).map { "\($0.method.rawValue) \(Self.template($0.path))" })
             for route in served.sorted() {
                 #expect(covered.contains(route), "\(route) is served but not in the access matrix")
@@ -133,7 +162,7 @@ struct AccessMatrixTests {
     }
 
     @Test func everyCallerGetsExactlyTheExpectedStatus() async throws {
-        try await withRouter { client, fixtures, _, _ in
+        try await withRouter { client, fixtures, _, pool in
             // setup: two creditors, one caller of each kind, targets in creditor A
             let a = try await fixtures.creditor("Créancier A")
             let b = try await fixtures.creditor("Créancier B")
@@ -152,12 +181,13 @@ struct AccessMatrixTests {
             bearer[.apiKeyOther] = try await fixtures.apiKey(creditor: b).1
             let targets = Targets(
                 creditorA: a, agentUser: users[.agent]!.id, staffVictim: try await fixtures.user(.agent).id,
-                creditorVictim: try await fixtures.user(.creditorViewer, creditor: a).id, keyVictim: try await fixtures.apiKey(creditor: a).0)
+                creditorVictim: try await fixtures.user(.creditorViewer, creditor: a).id, keyVictim: try await fixtures.apiKey(creditor: a).0,
+                mandate: try await fixtures.mandate(creditor: a), placement: try await fixtures.placement(creditor: a, pool: pool))
             // act + verify
             var failures: [String] = []
             for row in Self.matrix(targets) {
                 for caller in Caller.allCases {
-                    let reply = try await client.call(row.method, row.path, bearer: bearer[caller], json: row.body?(caller))
+                    let reply = try await client.call(row.method, row.path, bearer: bearer[caller], json: row.body?(caller), raw: row.csv)
                     let expected = row.expected(caller)
                     if reply.status != expected {
                         failures.append("\(row.method) \(Self.template(row.path)) as \(caller): \(reply.status), expected \(expected)")

@@ -41,13 +41,19 @@ struct Reply: Sendable {
 
 extension TestClientProtocol {
     /// Sends a request with an optional bearer and JSON body; returns status, headers, text.
-    func call(_ method: HTTPRequest.Method, _ uri: String, bearer: String? = nil, json: Any? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, bearer: String? = nil, json: Any? = nil, raw csv: [UInt8]? = nil, headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
         var headers = extra
         if let bearer { headers[.authorization] = "Bearer \(bearer)" }
         var body: ByteBuffer? = nil
         if let json {
             headers[.contentType] = "application/json"
             body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))
+        }
+        if let csv {
+            headers[.contentType] = "text/csv"
+            body = ByteBuffer(bytes: csv)
         }
         return try await execute(uri: uri, method: method, headers: headers, body: body) { response in
             Reply(status: Int(response.status.code), headers: response.headers, text: String(buffer: response.body))

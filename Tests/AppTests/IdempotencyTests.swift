@@ -16,8 +16,8 @@ struct IdempotencyTests {
             let admin = try await fixtures.user(.admin)
             let token = try await client.login(admin)
             // act
-            let first = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Société Idem"], headers: [Self.key: "create-idem-1"])
-            let second = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Société Idem"], headers: [Self.key: "create-idem-1"])
+            let first = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Société Idem", "siren": "732829320"], headers: [Self.key: "create-idem-1"])
+            let second = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Société Idem", "siren": "732829320"], headers: [Self.key: "create-idem-1"])
             // verify
             #expect(first.status == 201)
             #expect(second.status == 201)
@@ -28,14 +28,14 @@ struct IdempotencyTests {
             let count = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM creditors WHERE legal_name = 'Société Idem'")!
             #expect(try count.decode(Int.self, "n") == 1)
             // The same key with another body is refused; another key creates anew.
-            let different = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Autre"], headers: [Self.key: "create-idem-1"])
+            let different = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Autre", "siren": "732829320"], headers: [Self.key: "create-idem-1"])
             #expect(different.status == 422)
             #expect(different.problemType == "idempotency-key-reused")
-            let fresh = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Société Idem"], headers: [Self.key: "create-idem-2"])
+            let fresh = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Société Idem", "siren": "732829320"], headers: [Self.key: "create-idem-2"])
             #expect(fresh.status == 201)
             // Keys are per caller: another admin's identical key is independent.
             let other = try await client.login(try await fixtures.user(.admin))
-            let theirs = try await client.call(.post, "/v1/creditors", bearer: other, json: ["legalName": "Société Idem"], headers: [Self.key: "create-idem-1"])
+            let theirs = try await client.call(.post, "/v1/creditors", bearer: other, json: ["legalName": "Société Idem", "siren": "732829320"], headers: [Self.key: "create-idem-1"])
             #expect(theirs.status == 201)
             #expect(theirs.headers[.init("Idempotent-Replayed")!] == nil)
         }
@@ -45,12 +45,12 @@ struct IdempotencyTests {
         try await withRouter { client, fixtures, _, _ in
             let admin = try await fixtures.user(.admin)
             let token = try await client.login(admin)
-            let bad = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": ""], headers: [Self.key: "bad-1"])
+            let bad = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "", "siren": "732829320"], headers: [Self.key: "bad-1"])
             #expect(bad.status == 422)
-            let again = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": ""], headers: [Self.key: "bad-1"])
+            let again = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "", "siren": "732829320"], headers: [Self.key: "bad-1"])
             #expect(again.status == 422)
             #expect(again.headers[.init("Idempotent-Replayed")!] == "true")
-            let tooLong = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "x"], headers: [Self.key: String(repeating: "k", count: 256)])
+            let tooLong = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "x", "siren": "732829320"], headers: [Self.key: String(repeating: "k", count: 256)])
             #expect(tooLong.status == 422)
         }
     }
@@ -80,7 +80,7 @@ struct IdempotencyTests {
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<6 {
                     group.addTask {
-                        try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Concurrente SA"], headers: [Self.key: "race-1"]).status
+                        try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Concurrente SA", "siren": "732829320"], headers: [Self.key: "race-1"]).status
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
@@ -97,7 +97,7 @@ struct IdempotencyTests {
             let admin = try await fixtures.user(.admin)
             let token = try await client.login(admin)
             _ = try await client.call(.post, "/v1/auth/token", json: ["email": "ghost@example.test", "password": "Wrong-password-123"])
-            let created = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Audit SARL"])
+            let created = try await client.call(.post, "/v1/creditors", bearer: token, json: ["legalName": "Audit SARL", "siren": "732829320"])
             let id = try #require(created.json["id"] as? String)
             let rows = try await fixtures.admin.query("SELECT action, outcome, object_id, actor_kind FROM audit_log ORDER BY at")
             let entries = try rows.map { "\(try $0.decode(String.self, "action")):\(try $0.decode(String.self, "outcome"))" }

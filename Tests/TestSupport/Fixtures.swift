@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Identity
+import Onboarding
 import Postgres
 
 /// Test data written straight into a test database as the superuser (behind the service's
@@ -24,6 +25,32 @@ public struct Fixtures: Sendable {
         let id = UUID()
         try await admin.execute("INSERT INTO creditors (id, legal_name) VALUES (\(id), \(name))")
         return id
+    }
+
+    /// An active mandate (valid from a year ago, open-ended); returns its ID.
+    @discardableResult
+    public func mandate(creditor: UUID, validUntil: String? = nil) async throws -> UUID {
+        let id = UUID()
+        try await admin.execute(
+            """
+            INSERT INTO mandates (creditor_id, id, reference, signed_on, valid_from, valid_until, power_to_receive_funds, fee_basis,
+                                  remittance_basis, remittance_frequency, remittance_days_after_encashment, insurance_reference)
+            VALUES (\(creditor), \(id), \("M-" + id.uuidString.prefix(8)), least(current_date - 365, \(validUntil)::date - 30),
+                    least(current_date - 365, \(validUntil)::date - 30), \(validUntil)::date, true,
+                    '15 %', 'net', 'monthly', 30, 'RCP-TEST')
+            """)
+        return id
+    }
+
+    /// A completed placement of one claim (needs an active mandate); returns its ID.
+    public func placement(creditor: UUID, pool: PostgresPool) async throws -> UUID {
+        let service = PlacementService(pool: pool)
+        let file = Array("reference;montant;echeance;nom\nFX-\(UUID().uuidString.prefix(6));12,00;01/01/2025;Martin\n".utf8)
+        let (placement, _) = try await service.stage(
+            creditor: creditor, format: .csv, body: AsyncStream { c in c.yield(file); c.finish() }, idempotencyKey: nil,
+            by: Principal(kind: .staff, id: nil, role: .admin), requestID: nil)
+        while try await service.processNext() != nil {}
+        return placement.id
     }
 
     public struct User: Sendable {
@@ -64,5 +91,16 @@ public struct Fixtures: Sendable {
     /// The current TOTP code of a user.
     public static func code(_ user: User, at date: Date = Date()) -> String? {
         user.totpKey.map { TOTP(key: $0).code(counter: TOTP.counter(at: date)) }
+    }
+}
+
+
+/// Builds fee schedules for commission tests.
+public enum FeeScheduleBookSchedule {
+    public static func make(basis: FeeScheduleBook.Basis, tiers: [(Int, Int)], min: Int?, max: Int?) -> FeeScheduleBook.Schedule {
+        FeeScheduleBook.Schedule(
+            id: UUID(), creditorId: UUID(), effectiveFrom: CalendarDate(year: 2026, month: 1, day: 1)!, currency: "EUR", basis: basis,
+            tiers: tiers.map { FeeScheduleBook.Tier(from: $0.0, rateBasisPoints: $0.1) }, minimumFeeMinor: min, maximumFeeMinor: max,
+            createdAt: Date())
     }
 }

@@ -9,15 +9,6 @@ struct CreditorsController {
     let creditors: CreditorDirectory
     let users: UserDirectory
 
-    struct NewCreditor: Decodable {
-        let legalName: String
-    }
-
-    struct CreditorChange: Decodable {
-        let legalName: String?
-        let status: CreditorDirectory.Status?
-    }
-
     struct NewAPIKey: Decodable {
         let name: String
         let scopes: [APIScope]
@@ -32,8 +23,9 @@ struct CreditorsController {
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/creditors") { request, context -> Response in
             let actor = try context.requireStaff(.admin)
-            let body = try await request.decodeJSON(NewCreditor.self, context: context)
-            let creditor = try await creditors.create(legalName: body.legalName, by: actor, requestID: context.requestID)
+            var body = try await request.decodeJSON(CreditorDirectory.Input.self, context: context)
+            body.status = nil
+            let creditor = try await creditors.create(body, by: actor, requestID: context.requestID)
             var response = try creditor.response(from: request, context: context)
             response.status = .created
             response.headers[.location] = "/v1/creditors/\(creditor.id.uuidString.lowercased())"
@@ -53,8 +45,8 @@ struct CreditorsController {
         }
         router.patch("/v1/creditors/{creditorId}") { request, context in
             let (actor, id) = try context.requireCreditorAccess(staff: [.admin], creditor: [])
-            let body = try await request.decodeJSON(CreditorChange.self, context: context)
-            guard let creditor = try await creditors.update(id, legalName: body.legalName, status: body.status, by: actor, requestID: context.requestID)
+            let body = try await request.decodeJSON(CreditorDirectory.Input.self, context: context)
+            guard let creditor = try await creditors.update(id, body, by: actor, requestID: context.requestID)
             else { throw Problem.notFound("creditor") }
             return creditor
         }

@@ -6,3 +6,6 @@ import Onboarding
 extension UserDirectory.User: ResponseEncodable {}
 extension UserDirectory.APIKey: ResponseEncodable {}
 extension CreditorDirectory.Creditor: ResponseEncodable {}
+extension MandateBook.Mandate: ResponseEncodable {}
+extension FeeScheduleBook.Schedule: ResponseEncodable {}
+extension PlacementService.Placement: ResponseEncodable {}

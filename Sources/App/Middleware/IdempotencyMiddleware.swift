@@ -15,11 +15,15 @@ import Postgres
 struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let pool: PostgresPool
+    /// Routes whose bodies stream (placements) keep their own idempotency and are skipped.
+    var streamingSuffixes: [String] = []
     static let header = HTTPField.Name("Idempotency-Key")!
     static let replayed = HTTPField.Name("Idempotent-Replayed")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method == .post, let key = request.headers[Self.header], let principal = context.principal else {
+        guard request.method == .post, let key = request.headers[Self.header], let principal = context.principal,
+            !streamingSuffixes.contains(where: { request.uri.path.hasSuffix($0) })
+        else {
             return try await next(request, context)
         }
         guard (1...255).contains(key.utf8.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7e }) else {

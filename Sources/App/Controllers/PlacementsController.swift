@@ -1,0 +1,165 @@
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Onboarding
+
+/// Portfolio placement: upload (streamed), progress, rejects file, acknowledgement, recall.
+struct PlacementsController {
+    let placements: PlacementService
+    let worker: PlacementWorker
+
+    static let staffReaders: Set<Role> = [.admin, .supervisor]
+    static let creditorReaders: Set<Role> = [.creditorAdmin, .creditorViewer]
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/v1/creditors/{creditorId}/placements") { request, context -> Response in
+            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin], keys: .scope(.placements))
+            let format = try Self.format(of: request)
+            let key = request.headers[IdempotencyMiddleware.header]
+            if let key, !(1...255).contains(key.utf8.count) {
+                throw Problem.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 characters")])
+            }
+            let body = request.body.map { Array(buffer: $0) }
+            let (placement, replayed) = try await placements.stage(
+                creditor: creditor, format: format, body: body, idempotencyKey: key, by: actor, requestID: context.requestID)
+            worker.wake()
+            var response = try placement.response(from: request, context: context)
+            response.status = replayed ? .ok : .accepted
+            response.headers[.location] = "/v1/placements/\(placement.id.uuidString.lowercased())"
+            if replayed { response.headers[IdempotencyMiddleware.replayed] = "true" }
+            return response
+        }
+        router.get("/v1/creditors/{creditorId}/placements") { request, context in
+            let (actor, creditor) = try context.requireCreditorAccess(staff: Self.staffReaders, creditor: Self.creditorReaders, keys: .scope(.placements))
+            let page = try Page(request)
+            let before = try request.uri.queryParameters.get("before").map { text -> Date in
+                guard let date = try? Date(text, strategy: .iso8601) else {
+                    throw Problem.validation([.init(field: "before", reason: "must be an ISO 8601 time from a previous page")])
+                }
+                return date
+            }
+            return Listed(items: try await placements.list(creditor: creditor, as: actor, limit: page.limit, before: before))
+        }
+        router.get("/v1/placements/{placementId}") { _, context in
+            try await placement(context)
+        }
+        router.get("/v1/placements/{placementId}/rejects") { request, context -> Response in
+            let (placement, actor) = try await placementAndActor(context)
+            let csv = try Self.wantsCSV(request)
+            let service = placements
+            return Self.stream(csv: csv, header: "row;column;reason", filename: "rejects-\(placement.id.uuidString.lowercased())") { after in
+                try await service.rejects(placement.id, creditor: placement.creditorId, as: actor, afterRow: after, limit: 5000).map { row in
+                    (row.0, csv ? "\(row.0);\(CSVText.quote(row.1));\(CSVText.quote(row.2))"
+                          : Self.json(["row": row.0, "column": row.1, "reason": row.2]))
+                }
+            }
+        }
+        router.get("/v1/placements/{placementId}/acknowledgement") { request, context -> Response in
+            let (placement, actor) = try await placementAndActor(context)
+            guard placement.status == "completed" else {
+                throw Problem(status: 409, code: "placement-not-completed", title: "Not merged yet", detail: "The acknowledgement is ready when the placement is completed.")
+            }
+            let csv = try Self.wantsCSV(request)
+            let service = placements
+            return Self.stream(csv: csv, header: "row;creditor_reference;outcome;claim_id;case_id", filename: "acknowledgement-\(placement.id.uuidString.lowercased())") { after in
+                try await service.outcomes(placement.id, creditor: placement.creditorId, as: actor, afterRow: after, limit: 5000).map { o in
+                    let claim = o.claim.uuidString.lowercased()
+                    let caseID = o.case.uuidString.lowercased()
+                    return (o.row, csv ? "\(o.row);\(CSVText.quote(o.reference));\(o.outcome);\(claim);\(caseID)"
+                                   : Self.json(["row": o.row, "creditorReference": o.reference, "outcome": o.outcome, "claimId": claim, "caseId": caseID]))
+                }
+            }
+        }
+        router.post("/v1/creditors/{creditorId}/recalls") { request, context -> Response in
+            struct Recall: Decodable { let references: [String] }
+            struct Result: ResponseEncodable { let recalled: [String]; let unknown: [String] }
+            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin], keys: .scope(.placements))
+            let body = try await request.decodeJSON(Recall.self, context: context)
+            guard (1...10_000).contains(body.references.count) else {
+                throw Problem.validation([.init(field: "references", reason: "must list 1 to 10000 creditor references")])
+            }
+            let (recalled, unknown) = try await placements.recall(references: body.references, creditor: creditor, by: actor, requestID: context.requestID)
+            return try Result(recalled: recalled, unknown: unknown).response(from: request, context: context)
+        }
+    }
+
+    /// Who may read a placement: staff admin/supervisor, the creditor's users, its API keys
+    /// with the placements scope. Another creditor's placement is invisible (404).
+    func placementAndActor(_ context: AppRequestContext) async throws -> (PlacementService.Placement, Principal) {
+        let actor = try context.requirePrincipal()
+        switch actor.kind {
+        case .staff: guard let role = actor.role, Self.staffReaders.contains(role) else { throw Problem.forbidden }
+        case .creditorUser: guard let role = actor.role, Self.creditorReaders.contains(role) else { throw Problem.forbidden }
+        case .apiKey: guard actor.scopes.contains(.placements) else { throw Problem.forbidden }
+        case .system: throw Problem.forbidden
+        }
+        let id = try context.parameters.requireUUID("placementId", what: "placement")
+        guard let placement = try await placements.find(id, as: actor) else { throw Problem.notFound("placement") }
+        return (placement, actor)
+    }
+
+    func placement(_ context: AppRequestContext) async throws -> PlacementService.Placement {
+        try await placementAndActor(context).0
+    }
+
+    static func format(of request: Request) throws -> PlacementService.Format {
+        let type = (request.headers[.contentType] ?? "").lowercased()
+        if type.hasPrefix("text/csv") || type.hasPrefix("application/csv") { return .csv }
+        if type.hasPrefix("application/x-ndjson") || type.hasPrefix("application/ndjson") { return .ndjson }
+        if type.hasPrefix("application/json") { return .json }
+        throw Problem(status: 415, code: "unsupported-media-type", title: "Unsupported media type",
+                      detail: "Send text/csv, application/json (an array of objects) or application/x-ndjson.")
+    }
+
+    static func wantsCSV(_ request: Request) throws -> Bool {
+        switch request.uri.queryParameters.get("format") ?? "csv" {
+        case "csv": return true
+        case "json": return false
+        default: throw Problem.validation([.init(field: "format", reason: "must be csv or json")])
+        }
+    }
+
+    static func json(_ object: [String: Any]) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(), as: UTF8.self)
+    }
+
+    /// Streams a long listing page by page: CSV (French Excel dialect: `;`, UTF-8 BOM) or a JSON array.
+    static func stream(
+        csv: Bool, header: String, filename: String, page: @escaping @Sendable (Int) async throws -> [(Int, String)]
+    ) -> Response {
+        var headers: HTTPFields = [:]
+        headers[.contentType] = csv ? "text/csv; charset=utf-8" : "application/json"
+        headers[.contentDisposition] = "attachment; filename=\"\(filename).\(csv ? "csv" : "json")\""
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var first = true
+            try await writer.write(ByteBuffer(string: csv ? "\u{FEFF}\(header)\r\n" : "["))
+            var after = 0
+            while true {
+                let rows = try await page(after)
+                if rows.isEmpty { break }
+                var chunk = ""
+                for (row, line) in rows {
+                    if csv { chunk += line + "\r\n" } else { chunk += (first ? "" : ",") + line }
+                    first = false
+                    after = row
+                }
+                try await writer.write(ByteBuffer(string: chunk))
+            }
+            if !csv { try await writer.write(ByteBuffer(string: "]")) }
+            try await writer.finish(nil)
+        })
+    }
+}
+
+enum CSVText {
+    /// Quotes a field for `;`-separated CSV when needed; neutralises spreadsheet formulas.
+    static func quote(_ text: String) -> String {
+        var t = text
+        if let first = t.first, "=+-@".contains(first) { t = "'" + t }
+        if t.contains(where: { $0 == ";" || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+            return "\"" + t.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return t
+    }
+}

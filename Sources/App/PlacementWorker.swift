@@ -1,0 +1,50 @@
+import Logging
+import Onboarding
+import ServiceLifecycle
+import Synchronization
+
+/// Merges staged placements in the background, on every API node (they coordinate through
+/// `FOR UPDATE SKIP LOCKED`). Woken at once after an upload, and every second otherwise, so a
+/// placement left by a node that died is taken up again.
+public final class PlacementWorker: Service, Sendable {
+    let placements: PlacementService
+    let logger: Logger
+    private let wakeups: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    public init(placements: PlacementService, logger: Logger) {
+        self.placements = placements
+        self.logger = logger
+        (wakeups, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public func wake() {
+        continuation.yield()
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { [continuation] in
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .seconds(1))
+                        continuation.yield()
+                    }
+                }
+                for await _ in wakeups {
+                    if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                    do {
+                        while !Task.isShuttingDownGracefully, let merged = try await placements.processNext() {
+                            logger.info("placement merged", metadata: ["placement": "\(merged)"])
+                        }
+                    } catch {
+                        logger.warning("placement worker: will retry", metadata: ["error": "\(String(describing: type(of: error)))"])
+                    }
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [continuation] in
+            continuation.finish()
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Core
+import Foundation
+
+/// Turns a placement file's bytes, as they arrive, into COPY data for `placement_rows`:
+/// parse, check each row, write the good ones and the reasons for the bad ones. Memory stays
+/// bounded by the size of one chunk, whatever the file's size.
+struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Element == [UInt8] {
+    typealias Element = [UInt8]
+
+    let base: Base
+    let format: PlacementService.Format
+    let validator: PlacementRowValidator
+    let creditor: String
+    let placement: String
+    let maxBytes: Int
+    let tally: PlacementService.Tally
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(stream: self, base: base.makeAsyncIterator())
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let stream: PlacementCopyStream
+        var base: Base.AsyncIterator
+        var csv = CSVStreamParser()
+        var json = JSONRecordSplitter()
+        var columns: [PlacementColumn?]? = nil
+        var finished = false
+
+        mutating func next() async throws -> [UInt8]? {
+            while !finished {
+                guard let chunk = try await base.next() else {
+                    finished = true
+                    var out: [UInt8] = []
+                    switch stream.format {
+                    case .csv: try handle(csv: try csv.finish(), into: &out)
+                    case .json, .ndjson: try json.finish()
+                    }
+                    return out.isEmpty ? nil : out
+                }
+                stream.tally.bytes += chunk.count
+                if stream.tally.bytes > stream.maxBytes { throw Problem.tooLarge(limit: stream.maxBytes) }
+                stream.tally.hasher.update(data: chunk)
+                var out: [UInt8] = []
+                out.reserveCapacity(chunk.count * 2)
+                switch stream.format {
+                case .csv: try handle(csv: try csv.feed(chunk), into: &out)
+                case .json, .ndjson: try handle(json: try json.feed(chunk), into: &out)
+                }
+                if !out.isEmpty { return out }
+            }
+            return nil
+        }
+
+        mutating func handle(csv records: [CSVStreamParser.Record], into out: inout [UInt8]) throws {
+            for record in records {
+                guard let columns else {
+                    self.columns = try PlacementColumn.map(headers: record.fields.map(TextDecoding.decode))
+                    continue
+                }
+                stream.tally.received += 1
+                let row = stream.tally.received + 1  // the header is row 1, as a spreadsheet shows it
+                if record.fields.count > columns.count && record.fields[columns.count...].contains(where: { !$0.isEmpty }) {
+                    emit(.failure(RejectedRow(rowNumber: row, field: "row", reason: "has \(record.fields.count) fields, the header has \(columns.count)")), into: &out)
+                    continue
+                }
+                var values: [PlacementColumn: String] = [:]
+                for (index, column) in columns.enumerated() where index < record.fields.count {
+                    if let column, !record.fields[index].isEmpty { values[column] = TextDecoding.decode(record.fields[index]) }
+                }
+                emit(stream.validator.validate(row: row) { values[$0] }, into: &out)
+            }
+        }
+
+        mutating func handle(json records: [(Int, [UInt8])], into out: inout [UInt8]) throws {
+            for (index, bytes) in records {
+                stream.tally.received += 1
+                guard let object = try? JSONDecoder().decode([String: JSONScalar].self, from: Data(bytes)) else {
+                    emit(.failure(RejectedRow(rowNumber: index, field: "record", reason: "is not a JSON object")), into: &out)
+                    continue
+                }
+                var values: [PlacementColumn: String] = [:]
+                var unknown: String? = nil
+                var refused: RejectedRow? = nil
+                for (key, value) in object.sorted(by: { $0.key < $1.key }) {
+                    guard let column = PlacementColumn.byAlias[PlacementColumn.normalise(key)] else {
+                        unknown = unknown ?? String(key.prefix(40))
+                        continue
+                    }
+                    switch value {
+                    case .text(let s): values[column] = s
+                    case .null: break
+                    case .other:
+                        refused = refused ?? RejectedRow(rowNumber: index, field: column.rawValue, reason: "must be a string or a number")
+                    }
+                }
+                if let refused {
+                    emit(.failure(refused), into: &out)
+                    continue
+                }
+                if let unknown {
+                    emit(.failure(RejectedRow(rowNumber: index, field: unknown, reason: "is not a known field (see Docs/placements.md)")), into: &out)
+                    continue
+                }
+                guard !values.isEmpty else { continue }
+                emit(stream.validator.validate(row: index) { values[$0] }, into: &out)
+            }
+        }
+
+        func emit(_ result: Result<StagedRow, RejectedRow>, into out: inout [UInt8]) {
+            switch result {
+            case .success(let row):
+                CopyText.line(creditor: stream.creditor, placement: stream.placement, row, into: &out)
+            case .failure(let rejected):
+                stream.tally.rejected += 1
+                CopyText.rejectLine(creditor: stream.creditor, placement: stream.placement, rejected, into: &out)
+            }
+        }
+    }
+}
+
+/// A JSON value as a placement record field: text (strings, and numbers written exactly),
+/// null, or anything else (refused).
+enum JSONScalar: Decodable {
+    case text(String)
+    case null
+    case other
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let string = try? container.decode(String.self) {
+            self = .text(string)
+        } else if (try? container.decode(Bool.self)) != nil {
+            self = .other
+        } else if let number = try? container.decode(Decimal.self) {
+            self = .text(number.description)
+        } else {
+            self = .other
+        }
+    }
+}

@@ -1,0 +1,364 @@
+import Crypto
+import Foundation
+import Postgres
+
+/// The columns a placement file may have, with the French and English headers accepted
+/// for each (compared without case, accents, spaces, dashes or underscores).
+public enum PlacementColumn: String, CaseIterable, Sendable {
+    case creditorReference = "creditor_reference"
+    case invoiceNumber = "invoice_number"
+    case issueDate = "issue_date"
+    case dueDate = "due_date"
+    case amount
+    case currency
+    case debtorType = "debtor_type"
+    case debtorName = "debtor_name"
+    case firstName = "first_name"
+    case lastName = "last_name"
+    case siren
+    case birthDate = "birth_date"
+    case email
+    case phone
+    case addressLine1 = "address_line1"
+    case addressLine2 = "address_line2"
+    case postalCode = "postal_code"
+    case city
+    case country
+    case timeZone = "time_zone"
+    case language
+
+    public var aliases: [String] {
+        switch self {
+        case .creditorReference: return ["creditor_reference", "reference", "ref", "reference_creancier", "num_dossier", "numero_dossier", "dossier", "client_reference", "account_reference"]
+        case .invoiceNumber: return ["invoice_number", "invoice", "invoice_no", "facture", "numero_facture", "n_facture", "no_facture", "num_facture", "piece"]
+        case .issueDate: return ["issue_date", "invoice_date", "date_facture", "date_emission", "date_piece"]
+        case .dueDate: return ["due_date", "echeance", "date_echeance", "date_limite"]
+        case .amount: return ["amount", "montant", "principal", "montant_ttc", "amount_due", "montant_du", "solde", "reste_du"]
+        case .currency: return ["currency", "devise", "monnaie"]
+        case .debtorType: return ["debtor_type", "type", "type_debiteur", "nature", "categorie"]
+        case .debtorName: return ["debtor_name", "name", "nom", "raison_sociale", "nom_debiteur", "debiteur", "societe", "company"]
+        case .firstName: return ["first_name", "prenom", "given_name"]
+        case .lastName: return ["last_name", "nom_de_famille", "family_name", "surname"]
+        case .siren: return ["siren", "siret", "numero_siren"]
+        case .birthDate: return ["birth_date", "date_naissance", "date_of_birth", "dob", "ne_le"]
+        case .email: return ["email", "e_mail", "courriel", "mail", "adresse_email"]
+        case .phone: return ["phone", "telephone", "tel", "mobile", "portable", "numero_telephone"]
+        case .addressLine1: return ["address_line1", "address", "adresse", "adresse1", "adresse_1", "street", "rue"]
+        case .addressLine2: return ["address_line2", "adresse2", "adresse_2", "complement", "complement_adresse"]
+        case .postalCode: return ["postal_code", "code_postal", "cp", "zip", "zip_code", "postcode"]
+        case .city: return ["city", "ville", "commune", "localite"]
+        case .country: return ["country", "pays", "code_pays"]
+        case .timeZone: return ["time_zone", "timezone", "fuseau_horaire", "fuseau"]
+        case .language: return ["language", "langue", "lang"]
+        }
+    }
+
+    /// `Échéance` -> `echeance`, `Date d'émission` -> `date_d_emission`.
+    static func normalise(_ header: String) -> String {
+        // camelCase -> camel_Case first, so `creditorReference` meets `creditor_reference`.
+        var spaced = ""
+        var previousLower = false
+        for ch in header {
+            if ch.isUppercase && previousLower { spaced.append("_") }
+            spaced.append(ch)
+            previousLower = ch.isLowercase || ch.isNumber
+        }
+        let folded = spaced.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "fr_FR")).lowercased()
+        return folded.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: "_")
+    }
+
+    static let byAlias: [String: PlacementColumn] = {
+        var map: [String: PlacementColumn] = [:]
+        for column in allCases { for alias in column.aliases { map[normalise(alias)] = column } }
+        return map
+    }()
+
+    /// Maps header cells to columns.
+    /// - Throws: a description of unknown, duplicate or missing required headers.
+    public static func map(headers: [String]) throws -> [PlacementColumn?] {
+        var seen: [PlacementColumn: String] = [:]
+        var problems: [String] = []
+        var out: [PlacementColumn?] = []
+        for header in headers {
+            let key = normalise(header)
+            if key.isEmpty { out.append(nil); continue }
+            guard let column = byAlias[key] else {
+                problems.append("unknown column '\(header.prefix(40))'")
+                out.append(nil)
+                continue
+            }
+            if let previous = seen[column] { problems.append("columns '\(previous)' and '\(header.prefix(40))' both mean \(column.rawValue)") }
+            seen[column] = header
+            out.append(column)
+        }
+        for required in [PlacementColumn.creditorReference, .dueDate, .amount] where seen[required] == nil {
+            problems.append("required column \(required.rawValue) is missing")
+        }
+        if seen[.debtorName] == nil && seen[.lastName] == nil { problems.append("required column debtor_name (or last_name) is missing") }
+        guard problems.isEmpty else { throw HeaderProblem(reasons: problems) }
+        return out
+    }
+
+    public struct HeaderProblem: Error {
+        public let reasons: [String]
+    }
+}
+
+/// Field bytes to text: UTF-8 when valid, else Windows-1252 (what older French tools write).
+enum TextDecoding {
+    static let cp1252High: [Character] = [
+        "€", "\u{81}", "‚", "ƒ", "„", "…", "†", "‡", "ˆ", "‰", "Š", "‹", "Œ", "\u{8D}", "Ž", "\u{8F}",
+        "\u{90}", "‘", "’", "“", "”", "•", "–", "—", "˜", "™", "š", "›", "œ", "\u{9D}", "ž", "Ÿ",
+    ]
+
+    static func decode(_ bytes: [UInt8]) -> String {
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        if let utf8 = String(validating: bytes, as: UTF8.self) { return utf8 }
+        var out = ""
+        out.reserveCapacity(bytes.count)
+        for b in bytes {
+            switch b {
+            case 0..<0x80: out.unicodeScalars.append(Unicode.Scalar(b))
+            case 0x80..<0xA0: out.append(cp1252High[Int(b - 0x80)])
+            default: out.unicodeScalars.append(Unicode.Scalar(b))  // Latin-1 range
+            }
+        }
+        return out
+    }
+}
+
+/// One row checked and normalised, ready to stage.
+public struct StagedRow: Sendable {
+    public var rowNumber: Int
+    public var creditorReference: String
+    public var invoiceNumber: String
+    public var issueDate: CalendarDate?
+    public var dueDate: CalendarDate
+    public var principalMinor: Int
+    public var currency: String
+    public var debtorKind: String
+    public var debtorName: String
+    public var firstName: String?
+    public var lastName: String?
+    public var siren: String?
+    public var birthDate: CalendarDate?
+    public var email: String?
+    public var phone: String?
+    public var addressLine1: String?
+    public var addressLine2: String?
+    public var postalCode: String?
+    public var city: String?
+    public var country: String
+    public var timeZone: String
+    public var language: String
+
+    /// Identifiers that recognise the debtor again.
+    public var matchKeys: [String] {
+        var keys: [String] = []
+        if let siren { keys.append("siren:" + siren) }
+        if let email { keys.append("email:" + email) }
+        if let phone { keys.append("phone:" + phone) }
+        if let birthDate { keys.append("nb:" + Validators.normalisedName(debtorName) + "|" + birthDate.description) }
+        return keys
+    }
+
+    /// Rows of one new debtor share this key; a row with no identifier is a debtor of its own.
+    public var groupKey: String { matchKeys.first ?? "ref:" + creditorReference }
+
+    /// A digest of everything the row says: the same row placed again is "unchanged".
+    public var hash: [UInt8] {
+        let parts: [String?] = [
+            creditorReference, invoiceNumber, issueDate?.description, dueDate.description, String(principalMinor), currency, debtorKind,
+            debtorName, firstName, lastName, siren, birthDate?.description, email, phone, addressLine1, addressLine2, postalCode, city,
+            country, timeZone, language,
+        ]
+        return Array(SHA256.hash(data: Array(parts.map { $0 ?? "\u{0}" }.joined(separator: "\u{1F}").utf8)))
+    }
+}
+
+/// A row that was refused, with the first field at fault (never the value).
+public struct RejectedRow: Error, Sendable {
+    public var rowNumber: Int
+    public var field: String
+    public var reason: String
+}
+
+/// Checks one row of a placement.
+public struct PlacementRowValidator: Sendable {
+    public let defaultCurrency: String
+    public let defaultCountry: String
+    public let today: CalendarDate
+
+    public init(defaultCurrency: String, defaultCountry: String, today: CalendarDate) {
+        self.defaultCurrency = defaultCurrency
+        self.defaultCountry = defaultCountry
+        self.today = today
+    }
+
+    /// - Parameter value: the row's text for a column (nil or empty when absent).
+    public func validate(row: Int, _ value: (PlacementColumn) -> String?) -> Result<StagedRow, RejectedRow> {
+        func get(_ column: PlacementColumn) -> String? {
+            guard let v = value(column)?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
+            return v
+        }
+        func reject(_ column: PlacementColumn, _ reason: String) -> Result<StagedRow, RejectedRow> {
+            .failure(RejectedRow(rowNumber: row, field: column.rawValue, reason: reason))
+        }
+        func text(_ column: PlacementColumn, max: Int) -> (String?, Bool) {
+            guard let v = get(column) else { return (nil, true) }
+            return (v, v.count <= max && !v.contains(where: { $0.isNewline || ($0.asciiValue.map { $0 < 0x20 && $0 != 0x09 } ?? false) }))
+        }
+        guard let reference = get(.creditorReference) else { return reject(.creditorReference, "is required") }
+        if reference.count > 100 { return reject(.creditorReference, "must be at most 100 characters") }
+        let (invoice, invoiceOK) = text(.invoiceNumber, max: 100)
+        if !invoiceOK { return reject(.invoiceNumber, "must be at most 100 characters on one line") }
+        let currency = get(.currency)?.uppercased() ?? defaultCurrency
+        guard let exponent = Validators.currencies[currency] else { return reject(.currency, "is not a supported ISO 4217 currency") }
+        guard let amountText = get(.amount) else { return reject(.amount, "is required") }
+        guard let amount = Validators.amount(amountText, exponent: exponent) else {
+            return reject(.amount, "is not an amount (write 1234,56 or 1234.56, at most \(exponent) decimals)")
+        }
+        if amount <= 0 { return reject(.amount, "must be greater than zero") }
+        guard let dueText = get(.dueDate) else { return reject(.dueDate, "is required") }
+        guard let due = Validators.date(dueText) else { return reject(.dueDate, "is not a date (dd/mm/yyyy or yyyy-mm-dd)") }
+        if due > today { return reject(.dueDate, "is after the placement date: the claim is not yet due") }
+        if due.year < 1970 { return reject(.dueDate, "is before 1970") }
+        var issue: CalendarDate? = nil
+        if let issueText = get(.issueDate) {
+            guard let d = Validators.date(issueText) else { return reject(.issueDate, "is not a date (dd/mm/yyyy or yyyy-mm-dd)") }
+            if d > due { return reject(.issueDate, "is after the due date") }
+            issue = d
+        }
+        let (first, firstOK) = text(.firstName, max: 100)
+        let (last, lastOK) = text(.lastName, max: 100)
+        let (nameGiven, nameOK) = text(.debtorName, max: 200)
+        if !firstOK { return reject(.firstName, "must be at most 100 characters on one line") }
+        if !lastOK { return reject(.lastName, "must be at most 100 characters on one line") }
+        if !nameOK { return reject(.debtorName, "must be at most 200 characters on one line") }
+        var siren: String? = nil
+        if let s = get(.siren) {
+            let digits = s.filter(\.isNumber)
+            guard let valid = digits.count == 14 ? Validators.siret(digits).map({ String($0.prefix(9)) }) : Validators.siren(s) else {
+                return reject(.siren, "is not a valid SIREN or SIRET (checksum)")
+            }
+            siren = valid
+        }
+        var kind: String
+        if let t = get(.debtorType) {
+            switch PlacementColumn.normalise(t) {
+            case "company", "entreprise", "societe", "business", "b2b", "professionnel", "pro", "personne_morale", "morale": kind = "company"
+            case "person", "personne", "particulier", "consumer", "b2c", "individual", "personne_physique", "physique": kind = "person"
+            default: return reject(.debtorType, "must be person or company (particulier or entreprise)")
+            }
+        } else {
+            kind = siren != nil ? "company" : "person"
+        }
+        if kind == "person" && siren != nil && get(.debtorType) != nil { kind = "person" }
+        let name = nameGiven ?? [first, last].compactMap { $0 }.joined(separator: " ")
+        if name.isEmpty { return reject(.debtorName, "is required (or first_name and last_name)") }
+        var birth: CalendarDate? = nil
+        if let b = get(.birthDate) {
+            guard let d = Validators.date(b) else { return reject(.birthDate, "is not a date (dd/mm/yyyy or yyyy-mm-dd)") }
+            if d >= today || d.year < 1900 { return reject(.birthDate, "is not a plausible birth date") }
+            birth = d
+        }
+        let country = get(.country)?.uppercased() ?? defaultCountry
+        guard let defaults = Validators.countries[country] else { return reject(.country, "is not a supported ISO 3166 country code") }
+        var email: String? = nil
+        if let e = get(.email) {
+            guard let valid = Validators.email(e) else { return reject(.email, "is not an email address") }
+            email = valid
+        }
+        var phone: String? = nil
+        if let p = get(.phone) {
+            guard let valid = Validators.phone(p, country: country) else { return reject(.phone, "is not a phone number") }
+            phone = valid
+        }
+        let zone = get(.timeZone) ?? defaults.zone
+        if !Validators.isTimeZone(zone) { return reject(.timeZone, "is not an IANA time zone such as Europe/Paris") }
+        let language = get(.language)?.lowercased() ?? defaults.language
+        if language.count != 2 || !language.allSatisfy({ $0.isASCII && $0.isLetter }) { return reject(.language, "must be a two-letter code such as fr") }
+        // A quoted address may hold line breaks: its first line is line 1, the rest line 2.
+        var line1 = get(.addressLine1)
+        var line2 = get(.addressLine2)
+        if let full = line1, full.contains(where: \.isNewline) {
+            let lines = full.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            line1 = lines.first
+            let rest = lines.dropFirst().joined(separator: ", ")
+            if !rest.isEmpty { line2 = [rest, line2].compactMap { $0 }.joined(separator: ", ") }
+        }
+        if let l2 = line2, l2.contains(where: \.isNewline) {
+            line2 = l2.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: ", ")
+        }
+        let l1OK = (line1?.count ?? 0) <= 200
+        let l2OK = (line2?.count ?? 0) <= 200
+        let (postal, pOK) = text(.postalCode, max: 20)
+        let (city, cOK) = text(.city, max: 100)
+        if !l1OK { return reject(.addressLine1, "must be at most 200 characters on one line") }
+        if !l2OK { return reject(.addressLine2, "must be at most 200 characters on one line") }
+        if !pOK { return reject(.postalCode, "must be at most 20 characters") }
+        if !cOK { return reject(.city, "must be at most 100 characters on one line") }
+        return .success(
+            StagedRow(
+                rowNumber: row, creditorReference: reference, invoiceNumber: invoice ?? reference, issueDate: issue, dueDate: due,
+                principalMinor: amount, currency: currency, debtorKind: kind, debtorName: name, firstName: first, lastName: last,
+                siren: siren, birthDate: birth, email: email, phone: phone, addressLine1: line1, addressLine2: line2, postalCode: postal,
+                city: city, country: country, timeZone: zone, language: language))
+    }
+}
+
+/// Writes staged rows in PostgreSQL's COPY text format.
+enum CopyText {
+    static func escape(_ s: String, into out: inout [UInt8]) {
+        for b in s.utf8 {
+            switch b {
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x09: out += [0x5C, 0x74]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            default: out.append(b)
+            }
+        }
+    }
+
+    static func field(_ s: String?, into out: inout [UInt8]) {
+        if let s { escape(s, into: &out) } else { out += [0x5C, 0x4E] }
+    }
+
+    static let columns =
+        "creditor_id, placement_id, row_number, reject_field, reject_reason, creditor_reference, invoice_number, issue_date, due_date, "
+        + "principal_minor, currency, debtor_kind, debtor_name, first_name, last_name, siren, birth_date, email, phone, address_line1, "
+        + "address_line2, postal_code, city, country, time_zone, language, row_hash, match_keys, group_key"
+
+    static func line(creditor: String, placement: String, _ row: StagedRow, into out: inout [UInt8]) {
+        let hex = "\\\\x" + row.hash.map { String(format: "%02x", $0) }.joined()
+        let keys = "{" + row.matchKeys.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+        let values: [String?] = [
+            creditor, placement, String(row.rowNumber), nil, nil, row.creditorReference, row.invoiceNumber, row.issueDate?.description,
+            row.dueDate.description, String(row.principalMinor), row.currency, row.debtorKind, row.debtorName, row.firstName, row.lastName,
+            row.siren, row.birthDate?.description, row.email, row.phone, row.addressLine1, row.addressLine2, row.postalCode, row.city,
+            row.country, row.timeZone, row.language,
+        ]
+        for (i, v) in values.enumerated() {
+            if i > 0 { out.append(0x09) }
+            field(v, into: &out)
+        }
+        out.append(0x09)
+        out += Array(hex.utf8)  // already escaped for COPY: \\x...
+        out.append(0x09)
+        escape(keys, into: &out)
+        out.append(0x09)
+        escape(row.groupKey, into: &out)
+        out.append(0x0A)
+    }
+
+    static func rejectLine(creditor: String, placement: String, _ row: RejectedRow, into out: inout [UInt8]) {
+        let values: [String?] = [creditor, placement, String(row.rowNumber), row.field, row.reason]
+        for (i, v) in values.enumerated() {
+            if i > 0 { out.append(0x09) }
+            field(v, into: &out)
+        }
+        for _ in 0..<24 { out += [0x09, 0x5C, 0x4E] }
+        out.append(0x0A)
+    }
+}

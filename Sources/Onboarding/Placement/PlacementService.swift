@@ -1,0 +1,442 @@
+import Core
+import Crypto
+import Foundation
+import Logging
+import Postgres
+
+/// Portfolio placement: a creditor's file of claims becomes debtors, cases and claims.
+///
+/// 1. **Stage** (the upload request): the body is parsed as it streams in, each row checked,
+///    and good rows (and the reasons for bad ones) go to `placement_rows` by COPY, all in one
+///    transaction with the placement record. A killed upload leaves nothing.
+/// 2. **Merge** (`processNext`, run by the placement worker): one transaction takes a staged
+///    placement (`FOR UPDATE SKIP LOCKED`, so any number of nodes can run workers), matches
+///    debtors, opens or joins cases, inserts new claims, updates changed ones and records
+///    every row's outcome, set-based. A killed merge rolls back and is taken again.
+public struct PlacementService: Sendable {
+    public let pool: PostgresPool
+    let logger: Logger
+    /// Largest file accepted.
+    public var maxBytes: Int
+
+    public init(pool: PostgresPool, maxBytes: Int = 1 << 30, logger: Logger = Logger(label: "relance.placements")) {
+        self.pool = pool
+        self.maxBytes = maxBytes
+        self.logger = logger
+    }
+
+    public enum Format: String, Codable, Sendable {
+        case csv
+        case json
+        case ndjson
+    }
+
+    public struct Placement: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var creditorId: UUID
+        /// `staged` (queued for merging), `completed` or `failed`.
+        public var status: String
+        public var format: String
+        public var fileSha256: String
+        public var byteCount: Int
+        public var received: Int
+        public var accepted: Int
+        public var rejected: Int
+        public var unchanged: Int
+        public var updated: Int
+        public var createdAt: Date
+        public var completedAt: Date?
+        public var failure: String?
+    }
+
+    /// Counts and digest gathered while streaming.
+    final class Tally {
+        var bytes = 0
+        var received = 0
+        var rejected = 0
+        var hasher = SHA256()
+    }
+
+    // MARK: - Stage
+
+    /// Streams a file into a new staged placement.
+    /// - Returns: the placement, and whether it is an earlier one replayed for the same
+    ///   `Idempotency-Key` and the same bytes.
+    /// - Throws: `Problem`: 404 unknown creditor, 409 no active mandate or creditor not active,
+    ///   409/422 idempotency conflicts, 413 too large, 422 unreadable file or header.
+    public func stage<Body: AsyncSequence>(
+        creditor: UUID, format: Format, body: Body, idempotencyKey: String?, by actor: Principal, requestID: String?
+    ) async throws -> (Placement, replayed: Bool) where Body.Element == [UInt8] {
+        if let key = idempotencyKey {
+            if let existing = try await find(key: key, creditor: creditor, as: actor) {
+                let tally = Tally()
+                for try await chunk in body {
+                    tally.bytes += chunk.count
+                    if tally.bytes > maxBytes { throw Problem.tooLarge(limit: maxBytes) }
+                    tally.hasher.update(data: chunk)
+                }
+                guard hex(tally.hasher.finalize()) == existing.fileSha256 else {
+                    throw Problem(
+                        status: 422, code: "idempotency-key-reused", title: "Idempotency key reused",
+                        detail: "This Idempotency-Key was used for another file.", errors: [.init(field: "Idempotency-Key", reason: "was used for another file")])
+                }
+                return (existing, true)
+            }
+        }
+        let id = UUID()
+        let tally = Tally()
+        do {
+            let placement = try await pool.transaction(as: actor, .init(statementTimeout: .seconds(3600), maxAttempts: 1)) { tx -> Placement in
+                guard let owner = try await tx.one("SELECT status, default_currency, jurisdiction FROM creditors WHERE id = \(creditor)") else {
+                    throw Problem.notFound("creditor")
+                }
+                guard try owner.decode(String.self, "status") == "active" else {
+                    throw Problem(status: 409, code: "creditor-not-active", title: "Creditor not active", detail: "Placements are accepted from active creditors only.")
+                }
+                guard try await MandateBook.hasActiveMandate(creditor: creditor, in: tx) else {
+                    throw Problem(
+                        status: 409, code: "mandate-required", title: "No active mandate",
+                        detail: "Placements are refused until a signed mandate (CPCE R124-3) is recorded and in force for this creditor.")
+                }
+                let validator = PlacementRowValidator(
+                    defaultCurrency: try owner.decode(String.self, "default_currency"), defaultCountry: try owner.decode(String.self, "jurisdiction"),
+                    today: CalendarDate(Date()))
+                let rows = PlacementCopyStream(
+                    base: body, format: format, validator: validator, creditor: creditor.uuidString.lowercased(),
+                    placement: id.uuidString.lowercased(), maxBytes: maxBytes, tally: tally)
+                try await tx.copyFrom(SQL(unsafeRaw: "COPY placement_rows (\(CopyText.columns)) FROM STDIN"), chunks: rows)
+                guard tally.received > 0 else {
+                    throw Problem.validation([.init(field: "file", reason: "has no data rows")])
+                }
+                let row = try await tx.one(
+                    """
+                    INSERT INTO placements (creditor_id, id, status, format, file_sha256, byte_count, idempotency_key, received, created_by_kind, created_by)
+                    VALUES (\(creditor), \(id), 'staged', \(format.rawValue), \(PostgresBytes(Array(tally.hasher.finalize()))), \(tally.bytes),
+                            \(idempotencyKey), \(tally.received), \(actor.kind.rawValue), \(actor.id))
+                    RETURNING \(Self.columns)
+                    """)
+                try await AuditLog.append(
+                    AuditEntry(action: "placement.stage", objectType: "placement", objectID: id.uuidString.lowercased(), creditorID: creditor),
+                    actor: actor, requestID: requestID, in: tx)
+                return try Self.decode(row!)
+            }
+            return (placement, false)
+        } catch let error as PostgresError where error.code == .uniqueViolation && error.constraint == "placements_idempotency_key" {
+            throw Problem(status: 409, code: "idempotency-in-progress", title: "Request in progress", detail: "Another upload with this Idempotency-Key is running or just finished; retry to get its result.")
+        } catch let error as CSVStreamParser.Malformed {
+            throw Problem.validation([.init(field: "row \(error.line)", reason: error.reason)], detail: "The file could not be read.")
+        } catch let error as JSONRecordSplitter.Malformed {
+            throw Problem.validation([.init(field: "record \(error.record)", reason: error.reason)], detail: "The file could not be read.")
+        } catch let error as PlacementColumn.HeaderProblem {
+            throw Problem.validation(error.reasons.map { .init(field: "header", reason: $0) }, detail: "The header row is not usable. See Docs/placements.md.")
+        }
+    }
+
+    // MARK: - Merge
+
+    /// Merges the oldest staged placement, if any. Safe to call from any number of nodes.
+    /// - Returns: the placement merged, or nil when none was waiting.
+    @discardableResult
+    public func processNext() async throws -> UUID? {
+        do {
+            return try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> UUID? in
+                guard let next = try await tx.one(
+                    "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+                else { return nil }
+                let creditor = try next.decode(UUID.self, "creditor_id")
+                let placement = try next.decode(UUID.self, "id")
+                // From here on, act for that creditor only: row-level security confines every statement.
+                try await tx.query(
+                    "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
+                try await merge(creditor: creditor, placement: placement, in: tx)
+                try await AuditLog.append(
+                    AuditEntry(action: "placement.merge", objectType: "placement", objectID: placement.uuidString.lowercased(), creditorID: creditor),
+                    actor: .system, requestID: nil, in: tx)
+                return placement
+            }
+        } catch let error as PostgresError where !error.isConnectionLoss && error.kind != .poolClosed && error.code != .queryCanceled {
+            // A placement that cannot be merged must not block the queue: count the attempt,
+            // give up after three.
+            try await recordFailure(error)
+            return nil
+        }
+    }
+
+    private func recordFailure(_ error: PostgresError) async throws {
+        logger.error("placement merge failed", metadata: ["error": "\(error)"])
+        try await pool.transaction(as: .system) { tx in
+            guard let next = try await tx.one(
+                "SELECT creditor_id, id, attempts FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+            else { return }
+            let attempts = try next.decode(Int.self, "attempts") + 1
+            try await tx.execute(
+                """
+                UPDATE placements SET attempts = \(attempts),
+                       status = CASE WHEN \(attempts) >= 3 THEN 'failed' ELSE status END,
+                       failure = \(attempts >= 3 ? "merge failed (\(error.sqlState ?? "unknown")); contact support" : nil)
+                WHERE creditor_id = \(try next.decode(UUID.self, "creditor_id")) AND id = \(try next.decode(UUID.self, "id"))
+                """)
+        }
+    }
+
+    func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws {
+        // One merge per creditor at a time: two placements of one creditor may share debtors.
+        try await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("placement:" + c.uuidString.lowercased()), 0))")
+        let scope: SQL = "creditor_id = \(c) AND placement_id = \(p)"
+        // Rows refused while streaming.
+        try await tx.execute(
+            """
+            INSERT INTO placement_rejects (creditor_id, placement_id, row_number, field, reason)
+            SELECT creditor_id, placement_id, row_number, reject_field, reject_reason FROM placement_rows WHERE \(scope) AND reject_field IS NOT NULL
+            """)
+        // A reference twice in one file: the first row counts, the others are refused.
+        try await tx.execute(
+            """
+            INSERT INTO placement_rejects (creditor_id, placement_id, row_number, field, reason)
+            SELECT \(c), \(p), row_number, 'creditor_reference', 'appears again in this file (first at row ' || first_row || ')'
+            FROM (SELECT row_number, min(row_number) OVER (PARTITION BY creditor_reference) AS first_row
+                  FROM placement_rows WHERE \(scope) AND reject_field IS NULL) d
+            WHERE row_number > first_row
+            """)
+        // The working set: each good row with what already exists for its reference.
+        try await tx.execute(
+            """
+            CREATE TEMP TABLE m ON COMMIT DROP AS
+            SELECT r.row_number, r.creditor_reference, r.row_hash, r.group_key, r.match_keys, r.currency,
+                   c.id AS claim_id, c.case_id AS existing_case_id, c.row_hash AS old_hash, c.status AS claim_status,
+                   c.currency AS old_currency, cs.status AS case_status,
+                   NULL::uuid AS debtor_id, NULL::uuid AS case_id, gen_random_uuid() AS new_claim_id
+            FROM placement_rows r
+            LEFT JOIN claims c ON c.creditor_id = \(c) AND c.creditor_reference = r.creditor_reference
+            LEFT JOIN cases cs ON cs.creditor_id = \(c) AND cs.id = c.case_id
+            WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.reject_field IS NULL
+              AND NOT EXISTS (SELECT 1 FROM placement_rejects j WHERE j.creditor_id = \(c) AND j.placement_id = \(p) AND j.row_number = r.row_number)
+            """)
+        // A claim keeps its currency.
+        try await tx.execute(
+            """
+            INSERT INTO placement_rejects (creditor_id, placement_id, row_number, field, reason)
+            SELECT \(c), \(p), row_number, 'currency', 'differs from the currency of the claim already placed (' || old_currency || ')'
+            FROM m WHERE claim_id IS NOT NULL AND old_currency <> currency
+            """)
+        try await tx.execute("DELETE FROM m WHERE claim_id IS NOT NULL AND old_currency <> currency")
+        try await tx.execute("CREATE INDEX ON m (row_number)")
+        try await tx.execute("ANALYZE m")
+        // Known debtors, by any identifier.
+        try await tx.execute(
+            """
+            UPDATE m SET debtor_id = (SELECT dk.debtor_id FROM debtor_keys dk
+                                      WHERE dk.creditor_id = \(c) AND dk.key = ANY(m.match_keys) ORDER BY dk.debtor_id LIMIT 1)
+            WHERE claim_id IS NULL AND cardinality(match_keys) > 0
+            """)
+        // New debtors: one per identifier group, described by its first row.
+        try await tx.execute(
+            """
+            CREATE TEMP TABLE nd ON COMMIT DROP AS
+            SELECT group_key, gen_random_uuid() AS id, min(row_number) AS first_row FROM m
+            WHERE claim_id IS NULL AND debtor_id IS NULL GROUP BY group_key
+            """)
+        try await tx.execute(
+            """
+            INSERT INTO debtors (creditor_id, id, kind, name, first_name, last_name, siren, birth_date, emails, phones,
+                                 address_line1, address_line2, postal_code, city, country, time_zone, language)
+            SELECT \(c), nd.id, r.debtor_kind, r.debtor_name, r.first_name, r.last_name, r.siren, r.birth_date,
+                   CASE WHEN r.email IS NULL THEN '{}'::text[] ELSE ARRAY[r.email] END,
+                   CASE WHEN r.phone IS NULL THEN '{}'::text[] ELSE ARRAY[r.phone] END,
+                   r.address_line1, r.address_line2, r.postal_code, r.city, r.country, r.time_zone, r.language
+            FROM nd JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = nd.first_row
+            """)
+        try await tx.execute(
+            "UPDATE m SET debtor_id = nd.id FROM nd WHERE m.claim_id IS NULL AND m.debtor_id IS NULL AND m.group_key = nd.group_key")
+        try await tx.execute(
+            """
+            INSERT INTO debtor_keys (creditor_id, key, debtor_id)
+            SELECT \(c), k, m.debtor_id FROM m, unnest(m.match_keys) AS k WHERE m.claim_id IS NULL
+            ON CONFLICT DO NOTHING
+            """)
+        // Cases: join the debtor's live case in that currency, or open one.
+        try await tx.execute(
+            """
+            UPDATE m SET case_id = cs.id FROM cases cs
+            WHERE m.claim_id IS NULL AND cs.creditor_id = \(c) AND cs.debtor_id = m.debtor_id AND cs.currency = m.currency
+              AND cs.status IN ('open', 'paused', 'disputed')
+            """)
+        try await tx.execute(
+            """
+            CREATE TEMP TABLE nc ON COMMIT DROP AS
+            SELECT debtor_id, currency, gen_random_uuid() AS id FROM m WHERE claim_id IS NULL AND case_id IS NULL GROUP BY debtor_id, currency
+            """)
+        try await tx.execute(
+            "INSERT INTO cases (creditor_id, id, debtor_id, currency, first_placement_id) SELECT \(c), id, debtor_id, currency, \(p) FROM nc")
+        try await tx.execute(
+            """
+            UPDATE m SET case_id = nc.id FROM nc
+            WHERE m.claim_id IS NULL AND m.case_id IS NULL AND nc.debtor_id = m.debtor_id AND nc.currency = m.currency
+            """)
+        // New claims.
+        try await tx.execute(
+            """
+            INSERT INTO claims (creditor_id, id, case_id, debtor_id, creditor_reference, invoice_number, issue_date, due_date,
+                                principal_minor, balance_minor, currency, row_hash, first_placement_id, last_placement_id)
+            SELECT \(c), m.new_claim_id, m.case_id, m.debtor_id, r.creditor_reference, r.invoice_number, r.issue_date, r.due_date,
+                   r.principal_minor, r.principal_minor, r.currency, r.row_hash, \(p), \(p)
+            FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
+            WHERE m.claim_id IS NULL
+            """)
+        // Changed claims of live cases: new amounts and dates; the balance moves by the change
+        // of principal (never below zero). Closed or recalled claims stay as they are.
+        try await tx.execute(
+            """
+            UPDATE claims c SET invoice_number = r.invoice_number, issue_date = r.issue_date, due_date = r.due_date,
+                   balance_minor = greatest(0, c.balance_minor + r.principal_minor - c.principal_minor),
+                   principal_minor = r.principal_minor, row_hash = r.row_hash, last_placement_id = \(p), updated_at = now()
+            FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
+            WHERE c.creditor_id = \(c) AND c.id = m.claim_id AND m.claim_status = 'open'
+              AND m.case_status IN ('open', 'paused', 'disputed') AND m.old_hash <> m.row_hash
+            """)
+        try await tx.execute(
+            """
+            INSERT INTO placement_outcomes (creditor_id, placement_id, row_number, creditor_reference, outcome, claim_id, case_id)
+            SELECT \(c), \(p), row_number, creditor_reference,
+                   CASE WHEN claim_id IS NULL THEN 'accepted'
+                        WHEN claim_status <> 'open' OR case_status NOT IN ('open', 'paused', 'disputed') THEN 'closed'
+                        WHEN old_hash = row_hash THEN 'unchanged'
+                        ELSE 'updated' END,
+                   coalesce(claim_id, new_claim_id), coalesce(existing_case_id, case_id)
+            FROM m
+            """)
+        // Case totals for the cases this placement touched.
+        try await tx.execute(
+            """
+            UPDATE cases cs SET principal_minor = t.principal, balance_minor = t.balance, oldest_due_date = t.oldest, updated_at = now()
+            FROM (SELECT case_id, sum(principal_minor) AS principal, sum(balance_minor) AS balance, min(due_date) AS oldest
+                  FROM claims WHERE creditor_id = \(c) AND status = 'open'
+                    AND case_id IN (SELECT case_id FROM placement_outcomes
+                                    WHERE creditor_id = \(c) AND placement_id = \(p) AND outcome IN ('accepted', 'updated'))
+                  GROUP BY case_id) t
+            WHERE cs.creditor_id = \(c) AND cs.id = t.case_id
+            """)
+        try await tx.execute(
+            """
+            UPDATE placements SET status = 'completed', completed_at = now(), attempts = attempts + 1,
+                   accepted = (SELECT count(*) FROM m WHERE claim_id IS NULL),
+                   updated = (SELECT count(*) FROM placement_outcomes WHERE creditor_id = \(c) AND placement_id = \(p) AND outcome = 'updated'),
+                   unchanged = (SELECT count(*) FROM placement_outcomes WHERE creditor_id = \(c) AND placement_id = \(p) AND outcome IN ('unchanged', 'closed')),
+                   rejected = (SELECT count(DISTINCT row_number) FROM placement_rejects WHERE creditor_id = \(c) AND placement_id = \(p))
+            WHERE creditor_id = \(c) AND id = \(p)
+            """)
+        // Staged rows hold personal data: gone once merged.
+        try await tx.execute("DELETE FROM placement_rows WHERE \(scope)")
+    }
+
+    // MARK: - Reading
+
+    static let columns: SQL = """
+        id, creditor_id, status, format, file_sha256, byte_count, received, accepted, rejected, unchanged, updated, created_at, completed_at, failure
+        """
+
+    static func decode(_ row: PostgresRow) throws -> Placement {
+        Placement(
+            id: try row.decode(UUID.self, "id"), creditorId: try row.decode(UUID.self, "creditor_id"), status: try row.decode(String.self, "status"),
+            format: try row.decode(String.self, "format"), fileSha256: hex(try row.decode(PostgresBytes.self, "file_sha256").bytes),
+            byteCount: try row.decode(Int.self, "byte_count"), received: try row.decode(Int.self, "received"),
+            accepted: try row.decode(Int.self, "accepted"), rejected: try row.decode(Int.self, "rejected"),
+            unchanged: try row.decode(Int.self, "unchanged"), updated: try row.decode(Int.self, "updated"),
+            createdAt: try row.decode(Date.self, "created_at"), completedAt: try row.decode(Date?.self, "completed_at"),
+            failure: try row.decode(String?.self, "failure"))
+    }
+
+    /// A placement the actor can see (row-level security applies).
+    public func find(_ id: UUID, as actor: Principal) async throws -> Placement? {
+        try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
+            try await tx.one("SELECT \(Self.columns) FROM placements WHERE id = \(id)").map(Self.decode)
+        }
+    }
+
+    func find(key: String, creditor: UUID, as actor: Principal) async throws -> Placement? {
+        try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
+            try await tx.one("SELECT \(Self.columns) FROM placements WHERE creditor_id = \(creditor) AND idempotency_key = \(key)").map(Self.decode)
+        }
+    }
+
+    public func list(creditor: UUID, as actor: Principal, limit: Int, before: Date?) async throws -> [Placement] {
+        let page: SQL = before.map { "AND created_at < \($0)" } ?? ""
+        return try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
+            try await tx.query("SELECT \(Self.columns) FROM placements WHERE creditor_id = \(creditor) \(page) ORDER BY created_at DESC LIMIT \(limit)")
+                .map(Self.decode)
+        }
+    }
+
+    /// Rejected rows, in row order, a page at a time: (row, field, reason).
+    public func rejects(_ placement: UUID, creditor: UUID, as actor: Principal, afterRow: Int, limit: Int) async throws -> [(Int, String, String)] {
+        try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
+            try await tx.query(
+                """
+                SELECT row_number, field, reason FROM placement_rejects
+                WHERE creditor_id = \(creditor) AND placement_id = \(placement) AND row_number > \(afterRow)
+                ORDER BY row_number, field LIMIT \(limit)
+                """
+            ).map { (try $0.decode(Int.self, "row_number"), try $0.decode(String.self, "field"), try $0.decode(String.self, "reason")) }
+        }
+    }
+
+    /// What became of accepted rows, in row order, a page at a time.
+    public func outcomes(_ placement: UUID, creditor: UUID, as actor: Principal, afterRow: Int, limit: Int) async throws
+        -> [(row: Int, reference: String, outcome: String, claim: UUID, case: UUID)]
+    {
+        try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
+            try await tx.query(
+                """
+                SELECT row_number, creditor_reference, outcome, claim_id, case_id FROM placement_outcomes
+                WHERE creditor_id = \(creditor) AND placement_id = \(placement) AND row_number > \(afterRow)
+                ORDER BY row_number LIMIT \(limit)
+                """
+            ).map {
+                (try $0.decode(Int.self, "row_number"), try $0.decode(String.self, "creditor_reference"), try $0.decode(String.self, "outcome"),
+                 try $0.decode(UUID.self, "claim_id"), try $0.decode(UUID.self, "case_id"))
+            }
+        }
+    }
+
+    // MARK: - Recall
+
+    /// The creditor withdraws claims by reference; a case whose claims are all recalled is
+    /// recalled. Unknown references are reported, not an error.
+    public func recall(references: [String], creditor: UUID, by actor: Principal, requestID: String?) async throws -> (recalled: [String], unknown: [String]) {
+        let unique = Array(Set(references)).sorted()
+        return try await pool.transaction(as: actor) { tx in
+            let recalled = try await tx.query(
+                """
+                UPDATE claims SET status = 'recalled', recalled_at = now(), updated_at = now()
+                WHERE creditor_id = \(creditor) AND creditor_reference = ANY(\(unique)) AND status = 'open'
+                RETURNING creditor_reference, case_id
+                """)
+            let known = try await tx.query(
+                "SELECT creditor_reference FROM claims WHERE creditor_id = \(creditor) AND creditor_reference = ANY(\(unique))")
+            let cases = Array(Set(try recalled.map { try $0.decode(UUID.self, "case_id") }))
+            try await tx.execute(
+                """
+                UPDATE cases cs SET status = CASE WHEN t.open_claims = 0 THEN 'recalled' ELSE cs.status END,
+                       closed_at = CASE WHEN t.open_claims = 0 THEN now() ELSE cs.closed_at END,
+                       close_reason = CASE WHEN t.open_claims = 0 THEN 'recalled' ELSE cs.close_reason END,
+                       principal_minor = t.principal, balance_minor = t.balance, updated_at = now()
+                FROM (SELECT cs2.id, count(cl.id) FILTER (WHERE cl.status = 'open') AS open_claims,
+                             coalesce(sum(cl.principal_minor) FILTER (WHERE cl.status = 'open'), 0) AS principal,
+                             coalesce(sum(cl.balance_minor) FILTER (WHERE cl.status = 'open'), 0) AS balance
+                      FROM cases cs2 LEFT JOIN claims cl ON cl.creditor_id = cs2.creditor_id AND cl.case_id = cs2.id
+                      WHERE cs2.creditor_id = \(creditor) AND cs2.id = ANY(\(cases)) GROUP BY cs2.id) t
+                WHERE cs.creditor_id = \(creditor) AND cs.id = t.id
+                """)
+            let recalledRefs = try recalled.map { try $0.decode(String.self, "creditor_reference") }.sorted()
+            let knownRefs = Set(try known.map { try $0.decode(String.self, "creditor_reference") })
+            try await AuditLog.append(
+                AuditEntry(action: "claims.recall", objectType: "creditor", objectID: creditor.uuidString.lowercased(), creditorID: creditor),
+                actor: actor, requestID: requestID, in: tx)
+            return (recalledRefs, unique.filter { !knownRefs.contains($0) })
+        }
+    }
+}
+
+func hex(_ digest: some Sequence<UInt8>) -> String {
+    digest.map { String(format: "%02x", $0) }.joined()
+}

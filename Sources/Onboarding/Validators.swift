@@ -1,0 +1,172 @@
+import Foundation
+import Postgres
+
+/// Checks and normalisations for French business data. Pure functions: no I/O.
+public enum Validators {
+    /// Luhn checksum over ASCII digits.
+    static func luhn(_ digits: [UInt8]) -> Bool {
+        var sum = 0
+        for (index, digit) in digits.reversed().enumerated() {
+            var value = Int(digit)
+            if index % 2 == 1 {
+                value *= 2
+                if value > 9 { value -= 9 }
+            }
+            sum += value
+        }
+        return sum % 10 == 0
+    }
+
+    static func digits(_ text: String) -> [UInt8]? {
+        let compact = text.filter { !$0.isWhitespace && $0 != "." && $0 != "-" }
+        guard !compact.isEmpty, compact.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return compact.unicodeScalars.map { UInt8($0.value - 48) }
+    }
+
+    /// A SIREN (9 digits, Luhn), spaces allowed: returns the 9 digits or nil.
+    public static func siren(_ text: String) -> String? {
+        guard let d = digits(text), d.count == 9, luhn(d) else { return nil }
+        return d.map(String.init).joined()
+    }
+
+    /// A SIRET (14 digits, Luhn; La Poste's establishments use a digit-sum rule).
+    public static func siret(_ text: String) -> String? {
+        guard let d = digits(text), d.count == 14 else { return nil }
+        let value = d.map(String.init).joined()
+        if value.hasPrefix("356000000") {
+            return d.reduce(0) { $0 + Int($1) } % 5 == 0 ? value : nil
+        }
+        return luhn(d) && siren(String(value.prefix(9))) != nil ? value : nil
+    }
+
+    /// An IBAN (ISO 13616, mod 97 = 1), spaces allowed: the compact upper-case IBAN or nil.
+    public static func iban(_ text: String) -> String? {
+        let compact = text.uppercased().filter { !$0.isWhitespace }
+        guard (15...34).contains(compact.count), compact.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }),
+            compact.prefix(2).allSatisfy(\.isLetter), compact.dropFirst(2).prefix(2).allSatisfy(\.isNumber)
+        else { return nil }
+        if compact.hasPrefix("FR") && compact.count != 27 { return nil }
+        let rearranged = compact.dropFirst(4) + compact.prefix(4)
+        var remainder = 0
+        for char in rearranged {
+            let value = char.isNumber ? Int(String(char))! : Int(char.asciiValue! - 55)
+            remainder = (value >= 10 ? remainder * 100 + value : remainder * 10 + value) % 97
+        }
+        return remainder == 1 ? compact : nil
+    }
+
+    /// An EU VAT number, format only (FR: key + SIREN, key checked).
+    public static func vatNumber(_ text: String) -> String? {
+        let compact = text.uppercased().filter { !$0.isWhitespace }
+        guard (4...14).contains(compact.count), compact.prefix(2).allSatisfy(\.isLetter),
+            compact.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        else { return nil }
+        if compact.hasPrefix("FR") {
+            guard compact.count == 13, let sirenPart = siren(String(compact.suffix(9))), let key = Int(compact.dropFirst(2).prefix(2)) else {
+                return nil
+            }
+            return (12 + 3 * (Int(sirenPart)! % 97)) % 97 == key ? compact : nil
+        }
+        return compact
+    }
+
+    /// ISO 4217 codes the platform handles, with their minor-unit exponent.
+    public static let currencies: [String: Int] = [
+        "EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "CAD": 2, "SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2, "CZK": 2, "JPY": 0, "XPF": 0, "MAD": 2,
+    ]
+
+    /// ISO 3166-1 alpha-2 codes accepted for addresses and jurisdictions, with a default zone
+    /// and language for debtors who give none.
+    public static let countries: [String: (zone: String, language: String)] = [
+        "FR": ("Europe/Paris", "fr"), "BE": ("Europe/Brussels", "fr"), "LU": ("Europe/Luxembourg", "fr"), "CH": ("Europe/Zurich", "fr"),
+        "MC": ("Europe/Monaco", "fr"), "DE": ("Europe/Berlin", "de"), "ES": ("Europe/Madrid", "es"), "IT": ("Europe/Rome", "it"),
+        "PT": ("Europe/Lisbon", "pt"), "NL": ("Europe/Amsterdam", "nl"), "GB": ("Europe/London", "en"), "IE": ("Europe/Dublin", "en"),
+        "US": ("America/New_York", "en"), "CA": ("America/Toronto", "en"), "MA": ("Africa/Casablanca", "fr"), "RE": ("Indian/Reunion", "fr"),
+        "GP": ("America/Guadeloupe", "fr"), "MQ": ("America/Martinique", "fr"), "GF": ("America/Cayenne", "fr"), "YT": ("Indian/Mayotte", "fr"),
+        "PF": ("Pacific/Tahiti", "fr"), "NC": ("Pacific/Noumea", "fr"), "PL": ("Europe/Warsaw", "pl"), "AT": ("Europe/Vienna", "de"),
+    ]
+
+    public static func isTimeZone(_ name: String) -> Bool {
+        name.count <= 64 && TimeZone(identifier: name) != nil
+    }
+
+    /// An amount as French (`1 234,56`, `1.234,56`) or English (`1,234.56`, `1234.56`) tools
+    /// write it, in minor units of a currency with `exponent` decimals.
+    /// - Returns: nil when unreadable, negative, or with more decimals than the currency has.
+    public static func amount(_ text: String, exponent: Int = 2) -> Int? {
+        var s = text.filter { !$0.isWhitespace && $0 != "\u{00A0}" && $0 != "\u{202F}" && $0 != "€" && $0 != "'" }
+        guard !s.isEmpty, !s.hasPrefix("-") else { return nil }
+        if s.hasPrefix("+") { s.removeFirst() }
+        let commas = s.filter { $0 == "," }.count
+        let dots = s.filter { $0 == "." }.count
+        var integer = s
+        var fraction = ""
+        if commas > 0 && dots > 0 {
+            // The last separator is the decimal one; the other groups thousands.
+            let decimal: Character = s.lastIndex(of: ",")! > s.lastIndex(of: ".")! ? "," : "."
+            let grouping: Character = decimal == "," ? "." : ","
+            if s.filter({ $0 == decimal }).count != 1 { return nil }
+            let parts = s.split(separator: decimal, omittingEmptySubsequences: false)
+            integer = String(parts[0]).replacingOccurrences(of: String(grouping), with: "")
+            fraction = String(parts[1])
+        } else if commas == 1 || dots == 1 {
+            let sep: Character = commas == 1 ? "," : "."
+            let parts = s.split(separator: sep, omittingEmptySubsequences: false)
+            // `1,234` or `1.234` with exactly three digits after could be grouping; amounts in
+            // the files we take have decimals, so three digits after one separator is refused
+            // as ambiguous unless the currency has three decimals.
+            if parts[1].count == 3 && exponent != 3 { return nil }
+            integer = String(parts[0])
+            fraction = String(parts[1])
+        } else if commas > 1 || dots > 1 {
+            integer = s.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: ".", with: "")
+        }
+        guard !integer.isEmpty || !fraction.isEmpty, integer.allSatisfy({ $0.isASCII && $0.isNumber }),
+            fraction.allSatisfy({ $0.isASCII && $0.isNumber }), fraction.count <= exponent, integer.count <= 13
+        else { return nil }
+        let padded = fraction + String(repeating: "0", count: exponent - fraction.count)
+        return Int((integer.isEmpty ? "0" : integer) + padded)
+    }
+
+    /// `dd/mm/yyyy`, `dd-mm-yyyy`, `dd.mm.yyyy` or ISO `yyyy-mm-dd`.
+    public static func date(_ text: String) -> CalendarDate? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if let iso = CalendarDate(iso: t.prefix(10)), t.count == 10 || t.dropFirst(10).hasPrefix("T") { return iso }
+        let parts = t.split(whereSeparator: { $0 == "/" || $0 == "-" || $0 == "." })
+        guard parts.count == 3, parts[0].count <= 2, parts[1].count <= 2, parts[2].count == 4,
+            let d = Int(parts[0]), let m = Int(parts[1]), let y = Int(parts[2])
+        else { return nil }
+        return CalendarDate(year: y, month: m, day: d)
+    }
+
+    /// A plausible email, lower-cased.
+    public static func email(_ text: String) -> String? {
+        let e = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let parts = e.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64, parts[1].contains("."), !parts[1].hasPrefix("."),
+            !parts[1].hasSuffix("."), e.count <= 254, !e.contains(where: { $0.isWhitespace || $0 == "," || $0 == ";" })
+        else { return nil }
+        return e
+    }
+
+    /// A phone number normalised to E.164 (`+33612345678`); national French numbers get +33.
+    public static func phone(_ text: String, country: String = "FR") -> String? {
+        var t = text.filter { !$0.isWhitespace && $0 != "." && $0 != "-" && $0 != "(" && $0 != ")" }
+        if t.hasPrefix("00") { t = "+" + t.dropFirst(2) }
+        if !t.hasPrefix("+") {
+            guard t.hasPrefix("0"), t.count == 10, country == "FR" || ["RE", "GP", "MQ", "GF", "YT"].contains(country) else { return nil }
+            t = "+33" + t.dropFirst()
+        }
+        let digits = t.dropFirst()
+        guard (8...15).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return t
+    }
+
+    /// Lower-case, accents removed, spaces collapsed: for matching names.
+    public static func normalisedName(_ text: String) -> String {
+        text.folding(options: [.diacriticInsensitive, .caseInsensitive, .widthInsensitive], locale: Locale(identifier: "fr_FR"))
+            .lowercased()
+            .split(whereSeparator: { !$0.isLetter && !$0.isNumber })
+            .joined(separator: " ")
+    }
+}

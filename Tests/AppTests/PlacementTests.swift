@@ -1,0 +1,271 @@
+import App
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Onboarding
+import Postgres
+import TestSupport
+import Testing
+
+/// A French accounting export as it really comes: BOM, `;`, CRLF, decimal commas with
+/// thousands spaces, dd/mm/yyyy, quoted fields holding `;` and line breaks, French headers.
+enum FrenchFiles {
+    static let header = "Référence;N° Facture;Date facture;Échéance;Montant TTC;Raison sociale;Prénom;Nom de famille;SIREN;Courriel;Téléphone;Adresse;Code postal;Ville"
+
+    static func csv(_ rows: [String], bom: Bool = true) -> [UInt8] {
+        (bom ? [0xEF, 0xBB, 0xBF] : []) + Array(([header] + rows).joined(separator: "\r\n").utf8) + [0x0D, 0x0A]
+    }
+
+    static let good: [String] = [
+        "F-001;FA-2025-001;01/09/2025;01/10/2025;1 234,56;Boulangerie Martin SARL;;;732 829 320;compta@martin.fr;01 42 00 00 01;\"12 rue des Lilas; bât. B\";75011;Paris",
+        "F-002;FA-2025-002;05/09/2025;05/10/2025;99,90;;Jeanne;Dupont;;jeanne.dupont@example.fr;06 12 34 56 78;\"3 allée des Roses\nEscalier 2\";69003;Lyon",
+        "F-003;FA-2025-003;2025-09-10;2025-10-10;2.500,00;;Jeanne;Dupont;;Jeanne.Dupont@example.fr;;3 allée des Roses;69003;Lyon",
+    ]
+
+    static let bad: [String] = [
+        "F-004;FA-4;01/09/2025;01/10/2025;douze euros;Société X;;;;;;;;",  // amount
+        "F-005;FA-5;01/09/2025;01/10/2099;10,00;Société Y;;;;;;;;",  // due in the future
+        "F-006;FA-6;01/09/2025;01/10/2025;10,00;Société Z;;;123456789;;;;;",  // siren checksum
+        ";FA-7;01/09/2025;01/10/2025;10,00;Société W;;;;;;;;",  // no reference
+        "F-008;FA-8;01/09/2025;01/10/2025;10,00;Société V;;;;pas-un-email;;;;",  // email
+        "F-001;FA-9;01/09/2025;01/10/2025;10,00;Doublon SA;;;;;;;;",  // repeats F-001
+    ]
+}
+
+@Suite("Placements")
+struct PlacementTests {
+    static let key = HTTPField.Name("Idempotency-Key")!
+
+    struct Setup: Sendable {
+        let creditor: UUID
+        let token: String
+        let placements: PlacementService
+    }
+
+    func setup(_ client: some TestClientProtocol, _ fixtures: Fixtures, _ pool: PostgresPool, mandate: Bool = true) async throws -> Setup {
+        let creditor = try await fixtures.creditor()
+        if mandate { try await fixtures.mandate(creditor: creditor) }
+        let token = try await client.login(try await fixtures.user(.creditorAdmin, creditor: creditor))
+        return Setup(creditor: creditor, token: token, placements: PlacementService(pool: pool))
+    }
+
+    func upload(_ client: some TestClientProtocol, _ s: Setup, _ bytes: [UInt8], type: String = "text/csv", key: String? = nil) async throws -> Reply {
+        var headers: HTTPFields = [.authorization: "Bearer \(s.token)", .contentType: type]
+        if let key { headers[Self.key] = key }
+        return try await client.execute(uri: "/v1/creditors/\(s.creditor)/placements", method: .post, headers: headers, body: ByteBuffer(bytes: bytes)) {
+            Reply(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body))
+        }
+    }
+
+    /// Uploads, merges, returns the completed placement JSON.
+    func place(_ client: some TestClientProtocol, _ s: Setup, _ bytes: [UInt8], type: String = "text/csv") async throws -> [String: Any] {
+        let staged = try await upload(client, s, bytes, type: type)
+        #expect(staged.status == 202, "\(staged.text)")
+        try await s.placements.processNext()
+        let id = try #require(staged.json["id"] as? String)
+        return try await client.call(.get, "/v1/placements/\(id)", bearer: s.token).json
+    }
+
+    @Test func aMessyFrenchFileIsReadRowByRow() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            // setup
+            let s = try await setup(client, fixtures, pool)
+            // act
+            let done = try await place(client, s, FrenchFiles.csv(FrenchFiles.good + FrenchFiles.bad))
+            // verify: counts
+            #expect(done["status"] as? String == "completed")
+            #expect(done["received"] as? Int == 9)
+            #expect(done["accepted"] as? Int == 3)
+            #expect(done["rejected"] as? Int == 6)
+            // the rejects file names row and column, never the value
+            let id = done["id"] as! String
+            let rejects = try await client.call(.get, "/v1/placements/\(id)/rejects", bearer: s.token)
+            #expect(rejects.headers[.contentType] == "text/csv; charset=utf-8")
+            let lines = rejects.text.replacingOccurrences(of: "\u{FEFF}", with: "").split(separator: "\r\n").map(String.init)
+            #expect(lines.first == "row;column;reason")
+            let byRow = Dictionary(uniqueKeysWithValues: lines.dropFirst().map { line -> (Int, String) in
+                let parts = line.split(separator: ";", maxSplits: 2)
+                return (Int(parts[0])!, String(parts[1]))
+            })
+            // Data rows start at row 2 (the header is row 1); F-002 spans two physical lines.
+            #expect(byRow == [5: "amount", 6: "due_date", 7: "siren", 8: "creditor_reference", 9: "email", 10: "creditor_reference"])
+            #expect(!rejects.text.contains("douze"))
+            #expect(!rejects.text.contains("pas-un-email"))
+            // values were read as written
+            let claims = try await fixtures.admin.query(
+                "SELECT creditor_reference, principal_minor, due_date FROM claims WHERE creditor_id = \(s.creditor) ORDER BY creditor_reference")
+            #expect(try claims.map { try $0.decode(Int.self, "principal_minor") } == [123_456, 9_990, 250_000])
+            #expect(try claims[0].decode(CalendarDate.self, "due_date").description == "2025-10-01")
+            let address = try await fixtures.admin.one("SELECT address_line1 FROM debtors WHERE creditor_id = \(s.creditor) AND siren = '732829320'")!
+            #expect(try address.decode(String.self, "address_line1") == "12 rue des Lilas; bât. B")
+        }
+    }
+
+    @Test func claimsOfOneDebtorFormOneCase() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            _ = try await place(client, s, FrenchFiles.csv(FrenchFiles.good))
+            // Jeanne Dupont's two invoices (same email, different case) are one debtor and one case.
+            let row = try await fixtures.admin.one(
+                """
+                SELECT (SELECT count(*) FROM debtors WHERE creditor_id = \(s.creditor))::int8 AS debtors,
+                       (SELECT count(*) FROM cases WHERE creditor_id = \(s.creditor))::int8 AS cases,
+                       (SELECT max(principal_minor) FROM cases WHERE creditor_id = \(s.creditor))::int8 AS biggest
+                """)!
+            #expect(try row.decode(Int.self, "debtors") == 2)
+            #expect(try row.decode(Int.self, "cases") == 2)
+            #expect(try row.decode(Int.self, "biggest") == 259_990)
+            // A later placement for the same debtor (by phone) joins the same case.
+            let later = FrenchFiles.csv(["F-010;FA-10;01/09/2025;01/11/2025;10,00;;Jeanne;Dupont;;;+33612345678;;;"])
+            _ = try await place(client, s, later)
+            let cases = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM cases WHERE creditor_id = \(s.creditor)")!
+            #expect(try cases.decode(Int.self, "n") == 2)
+        }
+    }
+
+    @Test func placingAgainDoesNotDuplicateAndUpdatesOnlyOpenClaims() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            let file = FrenchFiles.csv(FrenchFiles.good)
+            _ = try await place(client, s, file)
+            // the same file again: nothing new
+            let again = try await place(client, s, file)
+            #expect(again["accepted"] as? Int == 0)
+            #expect(again["unchanged"] as? Int == 3)
+            // one amount changed, one claim recalled in between
+            let recall = try await client.call(.post, "/v1/creditors/\(s.creditor)/recalls", bearer: s.token, json: ["references": ["F-003", "NOPE"]])
+            #expect(recall.status == 200)
+            #expect(recall.json["recalled"] as? [String] == ["F-003"])
+            #expect(recall.json["unknown"] as? [String] == ["NOPE"])
+            var changed = FrenchFiles.good
+            changed[0] = changed[0].replacingOccurrences(of: "1 234,56", with: "1 000,00")
+            changed[2] = changed[2].replacingOccurrences(of: "2.500,00", with: "3.000,00")
+            let third = try await place(client, s, FrenchFiles.csv(changed))
+            #expect(third["updated"] as? Int == 1)
+            #expect(third["unchanged"] as? Int == 2)  // F-002 as is, F-003 recalled stays recalled
+            let amounts = try await fixtures.admin.query(
+                "SELECT creditor_reference, principal_minor, status FROM claims WHERE creditor_id = \(s.creditor) ORDER BY creditor_reference")
+            #expect(try amounts.map { try $0.decode(Int.self, "principal_minor") } == [100_000, 9_990, 250_000])
+            #expect(try amounts.map { try $0.decode(String.self, "status") } == ["open", "open", "recalled"])
+            let count = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM claims WHERE creditor_id = \(s.creditor)")!
+            #expect(try count.decode(Int.self, "n") == 3)
+            // the acknowledgement says what became of each row
+            let ack = try await client.call(.get, "/v1/placements/\(third["id"] as! String)/acknowledgement?format=json", bearer: s.token)
+            let outcomes = (try JSONSerialization.jsonObject(with: Data(ack.text.utf8)) as? [[String: Any]])?.map { $0["outcome"] as? String }
+            #expect(outcomes == ["updated", "unchanged", "closed"])
+        }
+    }
+
+    @Test func idempotencyKeyAndConcurrentUploadsOfTheSameFile() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            let file = FrenchFiles.csv(FrenchFiles.good)
+            let first = try await upload(client, s, file, key: "portfolio-2025-10")
+            #expect(first.status == 202)
+            let replay = try await upload(client, s, file, key: "portfolio-2025-10")
+            #expect(replay.status == 200)
+            #expect(replay.json["id"] as? String == first.json["id"] as? String)
+            #expect(replay.headers[.init("Idempotent-Replayed")!] == "true")
+            let other = try await upload(client, s, FrenchFiles.csv([FrenchFiles.good[0]]), key: "portfolio-2025-10")
+            #expect(other.status == 422)
+            // two uploads of one file at once, without keys: both staged, merged one after the other
+            let both = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<2 { group.addTask { try await upload(client, s, file).status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(both == [202, 202])
+            while try await s.placements.processNext() != nil {}
+            let counts = try await fixtures.admin.one(
+                """
+                SELECT (SELECT count(*) FROM claims WHERE creditor_id = \(s.creditor))::int8 AS claims,
+                       (SELECT sum(accepted) FROM placements WHERE creditor_id = \(s.creditor))::int8 AS accepted,
+                       (SELECT count(*) FROM placements WHERE creditor_id = \(s.creditor))::int8 AS placements
+                """)!
+            #expect(try counts.decode(Int.self, "claims") == 3)
+            #expect(try counts.decode(Int.self, "accepted") == 3)
+            #expect(try counts.decode(Int.self, "placements") == 3)
+        }
+    }
+
+    @Test func refusedWithoutMandateAndInvisibleToOthers() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool, mandate: false)
+            let refused = try await upload(client, s, FrenchFiles.csv(FrenchFiles.good))
+            #expect(refused.status == 409)
+            #expect(refused.problemType == "mandate-required")
+            let noneStaged = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM placement_rows")!
+            #expect(try noneStaged.decode(Int.self, "n") == 0)
+            // expired mandate: still refused
+            try await fixtures.mandate(creditor: s.creditor, validUntil: "2020-01-01")
+            #expect(try await upload(client, s, FrenchFiles.csv(FrenchFiles.good)).status == 409)
+            try await fixtures.mandate(creditor: s.creditor)
+            let done = try await place(client, s, FrenchFiles.csv(FrenchFiles.good))
+            // Another creditor's users and keys do not see it.
+            let other = try await fixtures.creditor("Autre")
+            let stranger = try await client.login(try await fixtures.user(.creditorAdmin, creditor: other))
+            let (_, strangerKey) = try await fixtures.apiKey(creditor: other)
+            #expect(try await client.call(.get, "/v1/placements/\(done["id"] as! String)", bearer: stranger).status == 404)
+            #expect(try await client.call(.get, "/v1/placements/\(done["id"] as! String)/rejects", bearer: strangerKey).status == 404)
+            #expect(try await client.call(.post, "/v1/creditors/\(s.creditor)/placements", bearer: stranger).status == 404)
+        }
+    }
+
+    @Test func headersAndEncodingsAndJSON() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            // Windows-1252 with `,` separators, English headers, no BOM, LF
+            var cp1252: [UInt8] = Array("reference,amount,due_date,name,email\n".utf8)
+            cp1252 += Array("W-1,\"1,234.50\",2025-10-01,Soci".utf8) + [0xE9] + Array("t".utf8) + [0xE9] + Array(" G".utf8) + [0xE9] + Array("n".utf8) + [0xE9] + Array("rale,a@b.fr\n".utf8)
+            let legacy = try await place(client, s, cp1252)
+            #expect(legacy["accepted"] as? Int == 1, "\(legacy)")
+            let name = try await fixtures.admin.one("SELECT name FROM debtors WHERE creditor_id = \(s.creditor) AND 'email:a@b.fr' = ANY(ARRAY(SELECT key FROM debtor_keys WHERE debtor_id = debtors.id))")!
+            #expect(try name.decode(String.self, "name") == "Société Générale")
+            // an unknown header is refused with the column named
+            let badHeader = try await upload(client, s, Array("reference;montant;echeance;nom;couleur\nX;1,00;01/01/2025;A;bleu\n".utf8))
+            #expect(badHeader.status == 422)
+            #expect(badHeader.text.contains("couleur"))
+            let missing = try await upload(client, s, Array("reference;nom\nX;A\n".utf8))
+            #expect(missing.status == 422)
+            #expect(missing.text.contains("due_date"))
+            // JSON for integrators
+            let json = try JSONSerialization.data(withJSONObject: [
+                ["creditorReference": "J-1", "amount": 1234.56, "dueDate": "2025-10-01", "debtorName": "Acme SAS", "siren": "732829320"],
+                ["creditorReference": "J-2", "amount": "12,00", "dueDate": "2025-10-01", "debtorName": "Acme SAS", "siren": "732829320", "colour": "red"],
+            ])
+            let placed = try await place(client, s, Array(json), type: "application/json")
+            #expect(placed["accepted"] as? Int == 1)
+            #expect(placed["rejected"] as? Int == 1)
+            let ndjson = Array("{\"reference\":\"N-1\",\"amount\":\"5\",\"due_date\":\"2025-09-01\",\"name\":\"Zed\"}\n{\"reference\":\"N-2\",\"amount\":true,\"due_date\":\"2025-09-01\",\"name\":\"Zed\"}\n".utf8)
+            let nd = try await place(client, s, ndjson, type: "application/x-ndjson")
+            #expect(nd["accepted"] as? Int == 1)
+            #expect(nd["rejected"] as? Int == 1)
+            let amount = try await fixtures.admin.one("SELECT principal_minor FROM claims WHERE creditor_id = \(s.creditor) AND creditor_reference = 'J-1'")!
+            #expect(try amount.decode(Int.self, "principal_minor") == 123_456)
+            #expect(try await upload(client, s, Array("x".utf8), type: "text/plain").status == 415)
+        }
+    }
+}
+
+@Suite("CSV parser")
+struct CSVParserTests {
+    @Test func splitsRecordsAcrossArbitraryChunks() throws {
+        let text = "\u{FEFF}a;b;c\r\n1;\"x;y\";\"multi\r\nline\"\r\n2;\"he said \"\"hi\"\"\";\r\n"
+        let bytes = Array(text.utf8)
+        for size in [1, 2, 3, 7, 64] {
+            var parser = CSVStreamParser()
+            var records: [[String]] = []
+            var i = 0
+            while i < bytes.count {
+                records += try parser.feed(bytes[i..<min(i + size, bytes.count)]).map { $0.fields.map { String(decoding: $0, as: UTF8.self) } }
+                i += size
+            }
+            records += try parser.finish().map { $0.fields.map { String(decoding: $0, as: UTF8.self) } }
+            #expect(records == [["a", "b", "c"], ["1", "x;y", "multi\r\nline"], ["2", "he said \"hi\"", ""]], "chunk \(size)")
+            #expect(parser.separator == UInt8(ascii: ";"))
+        }
+        var unclosed = CSVStreamParser()
+        _ = try unclosed.feed(Array("a,b\n1,\"open\n".utf8))
+        #expect(throws: CSVStreamParser.Malformed.self) { try unclosed.finish() }
+    }
+}

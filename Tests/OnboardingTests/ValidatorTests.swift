@@ -1,0 +1,57 @@
+import Onboarding
+import Postgres
+import Testing
+
+@Suite("Validators")
+struct ValidatorTests {
+    @Test func sirenSiretAndVAT() {
+        #expect(Validators.siren("732 829 320") == "732829320")
+        #expect(Validators.siren("732829321") == nil)
+        #expect(Validators.siren("73282932") == nil)
+        #expect(Validators.siret("732 829 320 00074") == "73282932000074")
+        #expect(Validators.siret("73282932000075") == nil)
+        #expect(Validators.siret("35600000000024") == "35600000000024")  // La Poste: digit sum divisible by 5
+        #expect(Validators.vatNumber("FR 44 732829320") == "FR44732829320")
+        #expect(Validators.vatNumber("FR45732829320") == nil)
+        #expect(Validators.vatNumber("DE123456789") == "DE123456789")
+    }
+
+    @Test func iban() {
+        #expect(Validators.iban("FR76 3000 6000 0112 3456 7890 189") == "FR7630006000011234567890189")
+        #expect(Validators.iban("FR76 3000 6000 0112 3456 7890 188") == nil)
+        #expect(Validators.iban("DE89 3704 0044 0532 0130 00") == "DE89370400440532013000")
+        #expect(Validators.iban("GB82 WEST 1234 5698 7654 32") == "GB82WEST12345698765432")
+        #expect(Validators.iban("FR76") == nil)
+    }
+
+    @Test func amountsAsFrenchAndEnglishToolsWriteThem() {
+        #expect(Validators.amount("1 234,56") == 123_456)
+        #expect(Validators.amount("1\u{00A0}234,56 €") == 123_456)
+        #expect(Validators.amount("1.234,56") == 123_456)
+        #expect(Validators.amount("1,234.56") == 123_456)
+        #expect(Validators.amount("1234.5") == 123_450)
+        #expect(Validators.amount("1234") == 123_400)
+        #expect(Validators.amount("0,01") == 1)
+        #expect(Validators.amount("12,345") == nil)  // ambiguous
+        #expect(Validators.amount("-5,00") == nil)
+        #expect(Validators.amount("abc") == nil)
+        #expect(Validators.amount("1,2,3.4") == nil || Validators.amount("1,2,3.4") == 12_340)
+        #expect(Validators.amount("1500", exponent: 0) == 1500)
+        #expect(Validators.amount("12.5", exponent: 0) == nil)
+    }
+
+    @Test func datesEmailsPhones() {
+        #expect(Validators.date("31/12/2025") == CalendarDate(year: 2025, month: 12, day: 31))
+        #expect(Validators.date("2025-12-31") == CalendarDate(year: 2025, month: 12, day: 31))
+        #expect(Validators.date("1/2/2025") == CalendarDate(year: 2025, month: 2, day: 1))
+        #expect(Validators.date("31/02/2025") == nil)
+        #expect(Validators.date("12/31/25") == nil)
+        #expect(Validators.email(" Jeanne.Dupont@Example.FR ") == "jeanne.dupont@example.fr")
+        #expect(Validators.email("jeanne@") == nil)
+        #expect(Validators.phone("06 12 34 56 78") == "+33612345678")
+        #expect(Validators.phone("+33 6 12 34 56 78") == "+33612345678")
+        #expect(Validators.phone("0033612345678") == "+33612345678")
+        #expect(Validators.phone("12") == nil)
+        #expect(Validators.normalisedName("  Hélène  DE LA Tour-d'Auvergne ") == "helene de la tour d auvergne")
+    }
+}
