@@ -1,0 +1,154 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// A server killed in the middle of an import leaves no half-visible placement: a killed
+/// upload leaves nothing, a killed merge is rolled back and done again after restart, once.
+@Suite("Crash recovery", .serialized)
+struct CrashRecoveryTests {
+    func startServer(_ database: TestDatabase.Database, port: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = TestApp.executable
+        process.arguments = ["serve"]
+        var env = TestApp.environment(database, ["RELANCE_PORT": "\(port)"])
+        env["PATH"] = ProcessInfo.processInfo.environment["PATH"]
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    func waitUntilUp(port: Int) async throws {
+        for _ in 0..<200 {
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            curl.arguments = ["curl", "-sk", "-o", "/dev/null", "-f", "https://127.0.0.1:\(port)/health/ready"]
+            try curl.run()
+            curl.waitUntilExit()
+            if curl.terminationStatus == 0 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("server did not come up")
+    }
+
+    /// Starts `curl` uploading a file; returns the process (its stdout holds the response).
+    func upload(file: URL, port: Int, creditor: UUID, key: String, output: URL) throws -> Process {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = [
+            "curl", "-sk", "-o", output.path, "-H", "authorization: Bearer \(key)", "-H", "content-type: text/csv",
+            "--data-binary", "@\(file.path)", "--limit-rate", "0", "https://127.0.0.1:\(port)/v1/creditors/\(creditor.uuidString.lowercased())/placements",
+        ]
+        try curl.run()
+        return curl
+    }
+
+    func writeFile(rows: Int) throws -> URL {
+        var text = "reference;montant;echeance;nom;courriel\n"
+        text.reserveCapacity(rows * 60)
+        for i in 0..<rows { text += "K-\(i);\(i % 9000 + 1),50;0\(i % 9 + 1)/03/2025;Débiteur \(i);d\(i % 40000)@example.fr\n" }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString).csv")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func count(_ admin: PostgresPool, _ sql: SQL) async throws -> Int {
+        try await admin.one(sql)!.decode(Int.self, at: 0)
+    }
+
+    @Test func aMergeKilledHalfWayIsRolledBackAndRedoneOnce() async throws {
+        try await TestDatabase.withDatabase { database in
+            // setup
+            let fixtures = try Fixtures(database)
+            let creditor = try await fixtures.creditor()
+            try await fixtures.mandate(creditor: creditor)
+            let (_, key) = try await fixtures.apiKey(creditor: creditor)
+            let rows = 60_000
+            let file = try writeFile(rows: rows)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let port = Int.random(in: 40000...44999)
+            var server = try startServer(database, port: port)
+            try await waitUntilUp(port: port)
+            // act: upload, then kill the server while the worker holds the placement
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+            let curl = try upload(file: file, port: port, creditor: creditor, key: key, output: out)
+            curl.waitUntilExit()
+            let response = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any]
+            let placement = try #require((response?["id"] as? String).flatMap { UUID(uuidString: $0) })
+            var caught = false
+            for _ in 0..<2000 {
+                do {
+                    try await fixtures.admin.withTransaction { tx in
+                        try await tx.execute("SELECT 1 FROM placements WHERE id = \(placement) AND status = 'staged' FOR UPDATE NOWAIT")
+                    }
+                } catch let error as PostgresError where error.code == .lockNotAvailable {
+                    kill(server.processIdentifier, SIGKILL)
+                    caught = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            server.waitUntilExit()
+            // verify: the kill landed mid-merge, and nothing of the placement is visible
+            #expect(caught, "the merge finished before the kill: use a larger file")
+            if caught {
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM claims WHERE creditor_id = \(creditor)") == 0)
+                #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placements WHERE id = \(placement) AND status = 'staged'") == 1)
+            }
+            // restart: the placement is merged once
+            server = try startServer(database, port: port)
+            try await waitUntilUp(port: port)
+            var completed = false
+            for _ in 0..<600 {
+                if try await count(fixtures.admin, "SELECT count(*)::int8 FROM placements WHERE id = \(placement) AND status = 'completed'") == 1 {
+                    completed = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            server.terminate()
+            server.waitUntilExit()
+            #expect(completed)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM claims WHERE creditor_id = \(creditor)") == rows)
+            #expect(try await count(fixtures.admin, "SELECT accepted::int8 FROM placements WHERE id = \(placement)") == rows)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placement_rows") == 0)
+            try await fixtures.close()
+        }
+    }
+
+    @Test func anUploadKilledHalfWayLeavesNothing() async throws {
+        try await TestDatabase.withDatabase { database in
+            let fixtures = try Fixtures(database)
+            let creditor = try await fixtures.creditor()
+            try await fixtures.mandate(creditor: creditor)
+            let (_, key) = try await fixtures.apiKey(creditor: creditor)
+            let file = try writeFile(rows: 400_000)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let port = Int.random(in: 45000...49999)
+            let server = try startServer(database, port: port)
+            try await waitUntilUp(port: port)
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+            let curl = try upload(file: file, port: port, creditor: creditor, key: key, output: out)
+            // kill once the upload is streaming into PostgreSQL
+            var copying = false
+            for _ in 0..<400 {
+                if try await count(fixtures.admin, "SELECT count(*)::int8 FROM pg_stat_activity WHERE query LIKE 'COPY placement_rows%'") > 0 {
+                    copying = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(copying, "the upload never reached COPY")
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+            curl.waitUntilExit()
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placements") == 0)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placement_rows") == 0)
+            try await fixtures.close()
+        }
+    }
+}
