@@ -5,7 +5,7 @@ DEV_PG_PORT ?= 54329
 SWIFT_BUILD_FLAGS ?=
 BIN = $(shell swift build $(SWIFT_BUILD_FLAGS) --show-bin-path 2>/dev/null)/relance
 
-.PHONY: run test build deps db-stop db-reset help
+.PHONY: run test build deps db-stop db-reset bench help
 
 help:
 	@echo "make run    build, start a private PostgreSQL under .relance/, migrate, serve HTTPS on :8443"
@@ -59,3 +59,9 @@ test: deps
 	set -a; eval "$$envlines"; set +a; \
 	swift build --build-tests $(SWIFT_BUILD_FLAGS); \
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+# Placement benchmark (release build; figures go to Docs/benchmarks.md). ROWS=1000000 by default.
+ROWS ?= 1000000
+bench: deps
+	swift build -c release
+	scripts/bench-placement.sh $(ROWS)

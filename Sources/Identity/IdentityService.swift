@@ -173,7 +173,7 @@ public struct IdentityService: Sendable {
         guard let row,
             try row.decode(Bool.self, "revoked") == false,
             try row.decode(String.self, "creditor_status") == "active",
-            constantTimeEqual(try row.decode(PostgresBytes.self, "secret_hash").bytes, Tokens.sha256(String(parts[2])))
+            ConstantTime.equal(try row.decode(PostgresBytes.self, "secret_hash").bytes, Tokens.sha256(String(parts[2])))
         else { return nil }
         let principal = Principal(
             kind: .apiKey, id: try row.decode(UUID.self, "id"), creditorID: try row.decode(UUID.self, "creditor_id"),
@@ -223,11 +223,4 @@ public struct IdentityService: Sendable {
                 actor: principal, requestID: requestID, in: tx)
         }
     }
-}
-
-func constantTimeEqual(_ x: [UInt8], _ y: [UInt8]) -> Bool {
-    guard x.count == y.count else { return false }
-    var diff: UInt8 = 0
-    for i in 0..<x.count { diff |= x[i] ^ y[i] }
-    return diff == 0
 }

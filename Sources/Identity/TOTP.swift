@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 
@@ -31,7 +32,7 @@ public struct TOTP: Sendable {
     public func matchingCounter(_ code: String, at date: Date) -> Int64? {
         guard code.count == 6, code.allSatisfy(\.isASCII), code.allSatisfy(\.isNumber) else { return nil }
         let now = Self.counter(at: date)
-        for candidate in [now, now - 1, now + 1] where constantTimeEqual(self.code(counter: candidate), code) {
+        for candidate in [now, now - 1, now + 1] where ConstantTime.equal(self.code(counter: candidate), code) {
             return candidate
         }
         return nil
@@ -43,14 +44,6 @@ public struct TOTP: Sendable {
     }
 }
 
-func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8)
-    let y = Array(b.utf8)
-    guard x.count == y.count else { return false }
-    var diff: UInt8 = 0
-    for i in 0..<x.count { diff |= x[i] ^ y[i] }
-    return diff == 0
-}
 
 /// RFC 4648 base32 without padding (what authenticator apps accept).
 public enum Base32 {

@@ -149,13 +149,18 @@ public enum Validators {
         return e
     }
 
-    /// A phone number normalised to E.164 (`+33612345678`); national French numbers get +33.
+    /// Country calling codes of France and its overseas departments, for national numbers.
+    static let callingCodes: [String: String] = ["FR": "33", "MC": "377", "RE": "262", "YT": "262", "GP": "590", "MQ": "596", "GF": "594"]
+
+    /// A phone number normalised to E.164 (`+33612345678`). A national number (10 digits
+    /// starting with 0) takes the calling code of the debtor's country (+33, +262 for La
+    /// Réunion, ...); other countries' numbers must be written in international form.
     public static func phone(_ text: String, country: String = "FR") -> String? {
         var t = text.filter { !$0.isWhitespace && $0 != "." && $0 != "-" && $0 != "(" && $0 != ")" }
         if t.hasPrefix("00") { t = "+" + t.dropFirst(2) }
         if !t.hasPrefix("+") {
-            guard t.hasPrefix("0"), t.count == 10, country == "FR" || ["RE", "GP", "MQ", "GF", "YT"].contains(country) else { return nil }
-            t = "+33" + t.dropFirst()
+            guard t.hasPrefix("0"), t.count == 10, let code = callingCodes[country], country != "MC" else { return nil }
+            t = "+" + code + t.dropFirst()
         }
         let digits = t.dropFirst()
         guard (8...15).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }

@@ -116,11 +116,22 @@ struct PlacementTests {
             #expect(try row.decode(Int.self, "debtors") == 2)
             #expect(try row.decode(Int.self, "cases") == 2)
             #expect(try row.decode(Int.self, "biggest") == 259_990)
-            // A later placement for the same debtor (by phone) joins the same case.
-            let later = FrenchFiles.csv(["F-010;FA-10;01/09/2025;01/11/2025;10,00;;Jeanne;Dupont;;;+33612345678;;;"])
+            // A later placement for the same debtor (by phone) joins the same case, and a new
+            // email given for her is added to what is known.
+            let later = FrenchFiles.csv(["F-010;FA-10;01/09/2025;01/11/2025;10,00;;Jeanne;Dupont;;j.dupont@travail.fr;+33612345678;;;"])
             _ = try await place(client, s, later)
             let cases = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM cases WHERE creditor_id = \(s.creditor)")!
             #expect(try cases.decode(Int.self, "n") == 2)
+            let emails = try await fixtures.admin.one(
+                "SELECT emails FROM debtors WHERE creditor_id = \(s.creditor) AND 'jeanne.dupont@example.fr' = ANY(emails)")!
+            #expect(try emails.decode([String].self, "emails") == ["j.dupont@travail.fr", "jeanne.dupont@example.fr"])
+            // French headers as spreadsheets write them: `Nom` next to `Prénom` is the surname.
+            let spreadsheet = Array("N° dossier;Montant;Date d'échéance;Prénom;Nom\nS-1;5,00;01/02/2025;Paul;Girard\n".utf8)
+            let placed = try await place(client, s, spreadsheet)
+            #expect(placed["accepted"] as? Int == 1, "\(placed)")
+            let paul = try await fixtures.admin.one("SELECT name, last_name FROM debtors WHERE creditor_id = \(s.creditor) AND first_name = 'Paul'")!
+            #expect(try paul.decode(String.self, "name") == "Paul Girard")
+            #expect(try paul.decode(String.self, "last_name") == "Girard")
         }
     }
 

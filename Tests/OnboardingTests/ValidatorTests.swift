@@ -52,6 +52,9 @@ struct ValidatorTests {
         #expect(Validators.phone("+33 6 12 34 56 78") == "+33612345678")
         #expect(Validators.phone("0033612345678") == "+33612345678")
         #expect(Validators.phone("12") == nil)
+        #expect(Validators.phone("0692 12 34 56", country: "RE") == "+262692123456")
+        #expect(Validators.phone("0690 12 34 56", country: "GP") == "+590690123456")
+        #expect(Validators.phone("06 12 34 56 78", country: "DE") == nil)
         #expect(Validators.normalisedName("  Hélène  DE LA Tour-d'Auvergne ") == "helene de la tour d auvergne")
     }
 }

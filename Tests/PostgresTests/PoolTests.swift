@@ -128,19 +128,19 @@ struct PoolTests {
 
     @Test func errorsCarryTheSQLStateButNoRowData() async throws {
         try await TestDatabase.withPool(role: .owner) { pool, _ in
-            try await pool.execute("CREATE TABLE debtors (email text CONSTRAINT debtors_email_key UNIQUE)")
-            try await pool.execute("CREATE TABLE claims (debtor text REFERENCES debtors(email))")
-            try await pool.execute("INSERT INTO debtors VALUES (\("jeanne@example.fr"))")
+            try await pool.execute("CREATE TABLE t_debtors (email text CONSTRAINT t_debtors_email_key UNIQUE)")
+            try await pool.execute("CREATE TABLE t_claims (debtor text REFERENCES t_debtors(email))")
+            try await pool.execute("INSERT INTO t_debtors VALUES (\("jeanne@example.fr"))")
             let unique = await #expect(throws: PostgresError.self) {
-                try await pool.execute("INSERT INTO debtors VALUES (\("jeanne@example.fr"))")
+                try await pool.execute("INSERT INTO t_debtors VALUES (\("jeanne@example.fr"))")
             }
             #expect(unique?.code == .uniqueViolation)
             #expect(unique?.sqlState == "23505")
-            #expect(unique?.constraint == "debtors_email_key")
+            #expect(unique?.constraint == "t_debtors_email_key")
             #expect(unique?.description.contains("jeanne") == false)
             #expect(unique?.debugDescription.contains("jeanne") == true)
             let fk = await #expect(throws: PostgresError.self) {
-                try await pool.execute("INSERT INTO claims VALUES (\("paul@example.fr"))")
+                try await pool.execute("INSERT INTO t_claims VALUES (\("paul@example.fr"))")
             }
             #expect(fk?.code == .foreignKeyViolation)
             #expect(fk?.description.contains("paul") == false)

@@ -21,7 +21,7 @@ struct MetricsController {
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/metrics") { request, _ -> Response in
             if let token {
-                guard let header = request.headers[.authorization], Self.constantTimeEqual(header, "Bearer \(token)") else {
+                guard let header = request.headers[.authorization], ConstantTime.equal(header, "Bearer \(token)") else {
                     throw Problem.unauthorized
                 }
             }
@@ -32,14 +32,5 @@ struct MetricsController {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<x.count { diff |= x[i] ^ y[i] }
-        return diff == 0
     }
 }

@@ -17,8 +17,8 @@ struct PlacementsController {
             let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin], keys: .scope(.placements))
             let format = try Self.format(of: request)
             let key = request.headers[IdempotencyMiddleware.header]
-            if let key, !(1...255).contains(key.utf8.count) {
-                throw Problem.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 characters")])
+            if let key, !(1...255).contains(key.utf8.count) || !key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7e }) {
+                throw Problem.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 visible ASCII characters")])
             }
             let body = request.body.map { Array(buffer: $0) }
             let (placement, replayed) = try await placements.stage(
@@ -33,13 +33,14 @@ struct PlacementsController {
         router.get("/v1/creditors/{creditorId}/placements") { request, context in
             let (actor, creditor) = try context.requireCreditorAccess(staff: Self.staffReaders, creditor: Self.creditorReaders, keys: .scope(.placements))
             let page = try Page(request)
-            let before = try request.uri.queryParameters.get("before").map { text -> Date in
-                guard let date = try? Date(text, strategy: .iso8601) else {
-                    throw Problem.validation([.init(field: "before", reason: "must be an ISO 8601 time from a previous page")])
+            let before = try request.uri.queryParameters.get("before").map { text -> UUID in
+                guard let id = UUID(uuidString: text) else {
+                    throw Problem.validation([.init(field: "before", reason: "must be the ID of the last placement of the previous page")])
                 }
-                return date
+                return id
             }
-            return Listed(items: try await placements.list(creditor: creditor, as: actor, limit: page.limit, before: before))
+            let items = try await placements.list(creditor: creditor, as: actor, limit: page.limit, before: before)
+            return PlacementPage(items: items, before: items.count == page.limit ? items.last?.id : nil)
         }
         router.get("/v1/placements/{placementId}") { _, context in
             try await placement(context)
@@ -162,4 +163,10 @@ enum CSVText {
         }
         return t
     }
+}
+
+/// Newest first; `before` is the value to pass for the next (older) page.
+struct PlacementPage: ResponseEncodable {
+    let items: [PlacementService.Placement]
+    let before: UUID?
 }

@@ -32,7 +32,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let body = try await request.body.collect(upTo: context.maxBodyBytes)
         var hasher = SHA256()
         hasher.update(data: Array("\(request.method.rawValue) \(request.uri.path)\n".utf8))
-        hasher.update(data: Array(buffer: body))
+        hasher.update(data: Self.canonical(body))
         let requestHash = PostgresBytes(Array(hasher.finalize()))
         let owner = principal.key
 
@@ -87,6 +87,16 @@ struct IdempotencyMiddleware: RouterMiddleware {
             owner: owner, key: key, status: Int(out.status.code), contentType: out.headers[.contentType],
             body: stored, location: out.headers[.location])
         return out
+    }
+
+    /// JSON bodies are compared as values (key order and spacing do not matter), other
+    /// bodies byte for byte.
+    static func canonical(_ body: ByteBuffer) -> [UInt8] {
+        let bytes = Array(buffer: body)
+        guard let value = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]),
+            let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
+        else { return bytes }
+        return Array(data)
     }
 
     func replay(_ row: PostgresRow, requestHash: PostgresBytes) throws -> Response {

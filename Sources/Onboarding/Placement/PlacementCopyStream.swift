@@ -102,7 +102,10 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                     emit(.failure(RejectedRow(rowNumber: index, field: unknown, reason: "is not a known field (see Docs/placements.md)")), into: &out)
                     continue
                 }
-                guard !values.isEmpty else { continue }
+                guard !values.isEmpty else {
+                    emit(.failure(RejectedRow(rowNumber: index, field: "record", reason: "has no fields")), into: &out)
+                    continue
+                }
                 emit(stream.validator.validate(row: index) { values[$0] }, into: &out)
             }
         }

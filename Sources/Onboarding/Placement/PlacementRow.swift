@@ -29,22 +29,22 @@ public enum PlacementColumn: String, CaseIterable, Sendable {
 
     public var aliases: [String] {
         switch self {
-        case .creditorReference: return ["creditor_reference", "reference", "ref", "reference_creancier", "num_dossier", "numero_dossier", "dossier", "client_reference", "account_reference"]
-        case .invoiceNumber: return ["invoice_number", "invoice", "invoice_no", "facture", "numero_facture", "n_facture", "no_facture", "num_facture", "piece"]
-        case .issueDate: return ["issue_date", "invoice_date", "date_facture", "date_emission", "date_piece"]
-        case .dueDate: return ["due_date", "echeance", "date_echeance", "date_limite"]
+        case .creditorReference: return ["creditor_reference", "reference", "ref", "reference_creancier", "num_dossier", "numero_dossier", "numero_de_dossier", "n_dossier", "no_dossier", "dossier", "client_reference", "account_reference"]
+        case .invoiceNumber: return ["invoice_number", "invoice", "invoice_no", "facture", "numero_facture", "numero_de_facture", "n_facture", "no_facture", "num_facture", "n_de_facture", "piece"]
+        case .issueDate: return ["issue_date", "invoice_date", "date_facture", "date_de_facture", "date_emission", "date_d_emission", "date_piece"]
+        case .dueDate: return ["due_date", "echeance", "date_echeance", "date_d_echeance", "date_limite", "date_limite_de_paiement"]
         case .amount: return ["amount", "montant", "principal", "montant_ttc", "amount_due", "montant_du", "solde", "reste_du"]
         case .currency: return ["currency", "devise", "monnaie"]
-        case .debtorType: return ["debtor_type", "type", "type_debiteur", "nature", "categorie"]
+        case .debtorType: return ["debtor_type", "type", "type_debiteur", "type_de_debiteur", "nature", "categorie"]
         case .debtorName: return ["debtor_name", "name", "nom", "raison_sociale", "nom_debiteur", "debiteur", "societe", "company"]
         case .firstName: return ["first_name", "prenom", "given_name"]
         case .lastName: return ["last_name", "nom_de_famille", "family_name", "surname"]
         case .siren: return ["siren", "siret", "numero_siren"]
-        case .birthDate: return ["birth_date", "date_naissance", "date_of_birth", "dob", "ne_le"]
-        case .email: return ["email", "e_mail", "courriel", "mail", "adresse_email"]
-        case .phone: return ["phone", "telephone", "tel", "mobile", "portable", "numero_telephone"]
-        case .addressLine1: return ["address_line1", "address", "adresse", "adresse1", "adresse_1", "street", "rue"]
-        case .addressLine2: return ["address_line2", "adresse2", "adresse_2", "complement", "complement_adresse"]
+        case .birthDate: return ["birth_date", "date_naissance", "date_de_naissance", "date_of_birth", "dob", "ne_le", "ne_e_le"]
+        case .email: return ["email", "e_mail", "courriel", "mail", "adresse_email", "adresse_e_mail", "adresse_mail"]
+        case .phone: return ["phone", "telephone", "tel", "mobile", "portable", "numero_telephone", "numero_de_telephone"]
+        case .addressLine1: return ["address_line1", "address_line_1", "address", "adresse", "adresse1", "adresse_1", "street", "rue"]
+        case .addressLine2: return ["address_line2", "address_line_2", "adresse2", "adresse_2", "complement", "complement_adresse", "complement_d_adresse"]
         case .postalCode: return ["postal_code", "code_postal", "cp", "zip", "zip_code", "postcode"]
         case .city: return ["city", "ville", "commune", "localite"]
         case .country: return ["country", "pays", "code_pays"]
@@ -53,7 +53,7 @@ public enum PlacementColumn: String, CaseIterable, Sendable {
         }
     }
 
-    /// `Échéance` -> `echeance`, `Date d'émission` -> `date_d_emission`.
+    /// `Échéance` -> `echeance`, `Date d'émission` -> `date_d_emission`, `dueDate` -> `due_date`.
     static func normalise(_ header: String) -> String {
         // camelCase -> camel_Case first, so `creditorReference` meets `creditor_reference`.
         var spaced = ""
@@ -79,9 +79,18 @@ public enum PlacementColumn: String, CaseIterable, Sendable {
         var seen: [PlacementColumn: String] = [:]
         var problems: [String] = []
         var out: [PlacementColumn?] = []
-        for header in headers {
-            let key = normalise(header)
+        let keys = headers.map(normalise)
+        // `Nom` is the debtor's whole name alone, but the surname beside `Prénom` or beside
+        // a company name column.
+        let nomIsSurname = keys.contains { byAlias[$0] == .firstName }
+            || keys.contains { $0 != "nom" && byAlias[$0] == .debtorName }
+        for (header, key) in zip(headers, keys) {
             if key.isEmpty { out.append(nil); continue }
+            if key == "nom" && nomIsSurname && !keys.contains(where: { byAlias[$0] == .lastName }) {
+                seen[.lastName] = header
+                out.append(.lastName)
+                continue
+            }
             guard let column = byAlias[key] else {
                 problems.append("unknown column '\(header.prefix(40))'")
                 out.append(nil)

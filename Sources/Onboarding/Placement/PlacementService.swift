@@ -108,11 +108,19 @@ public struct PlacementService: Sendable {
                 guard tally.received > 0 else {
                     throw Problem.validation([.init(field: "file", reason: "has no data rows")])
                 }
+                if let idempotencyKey {
+                    // Keys live 24 hours: an older placement gives its key up.
+                    try await tx.execute(
+                        """
+                        UPDATE placements SET idempotency_key = NULL
+                        WHERE creditor_id = \(creditor) AND idempotency_key = \(idempotencyKey) AND created_at <= now() - interval '24 hours'
+                        """)
+                }
                 let row = try await tx.one(
                     """
-                    INSERT INTO placements (creditor_id, id, status, format, file_sha256, byte_count, idempotency_key, received, created_by_kind, created_by)
+                    INSERT INTO placements (creditor_id, id, status, format, file_sha256, byte_count, idempotency_key, received, rejected, created_by_kind, created_by)
                     VALUES (\(creditor), \(id), 'staged', \(format.rawValue), \(PostgresBytes(Array(tally.hasher.finalize()))), \(tally.bytes),
-                            \(idempotencyKey), \(tally.received), \(actor.kind.rawValue), \(actor.id))
+                            \(idempotencyKey), \(tally.received), \(tally.rejected), \(actor.kind.rawValue), \(actor.id))
                     RETURNING \(Self.columns)
                     """)
                 try await AuditLog.append(
@@ -138,6 +146,7 @@ public struct PlacementService: Sendable {
     /// - Returns: the placement merged, or nil when none was waiting.
     @discardableResult
     public func processNext() async throws -> UUID? {
+        var taken: (creditor: UUID, placement: UUID)? = nil
         do {
             return try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> UUID? in
                 guard let next = try await tx.one(
@@ -145,6 +154,7 @@ public struct PlacementService: Sendable {
                 else { return nil }
                 let creditor = try next.decode(UUID.self, "creditor_id")
                 let placement = try next.decode(UUID.self, "id")
+                taken = (creditor, placement)
                 // From here on, act for that creditor only: row-level security confines every statement.
                 try await tx.query(
                     "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
@@ -156,26 +166,30 @@ public struct PlacementService: Sendable {
             }
         } catch let error as PostgresError where !error.isConnectionLoss && error.kind != .poolClosed && error.code != .queryCanceled {
             // A placement that cannot be merged must not block the queue: count the attempt,
-            // give up after three.
-            try await recordFailure(error)
+            // give up after three (its staged rows, personal data, are deleted then).
+            guard let taken else { throw error }
+            try await recordFailure(error, creditor: taken.creditor, placement: taken.placement)
             return nil
         }
     }
 
-    private func recordFailure(_ error: PostgresError) async throws {
-        logger.error("placement merge failed", metadata: ["error": "\(error)"])
+    private func recordFailure(_ error: PostgresError, creditor: UUID, placement: UUID) async throws {
+        logger.error("placement merge failed", metadata: ["error": "\(error)", "placement": "\(placement)"])
         try await pool.transaction(as: .system) { tx in
-            guard let next = try await tx.one(
-                "SELECT creditor_id, id, attempts FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+            guard let row = try await tx.one(
+                "SELECT attempts FROM placements WHERE creditor_id = \(creditor) AND id = \(placement) AND status = 'staged' FOR UPDATE SKIP LOCKED")
             else { return }
-            let attempts = try next.decode(Int.self, "attempts") + 1
+            let attempts = try row.decode(Int.self, "attempts") + 1
             try await tx.execute(
                 """
                 UPDATE placements SET attempts = \(attempts),
                        status = CASE WHEN \(attempts) >= 3 THEN 'failed' ELSE status END,
                        failure = \(attempts >= 3 ? "merge failed (\(error.sqlState ?? "unknown")); contact support" : nil)
-                WHERE creditor_id = \(try next.decode(UUID.self, "creditor_id")) AND id = \(try next.decode(UUID.self, "id"))
+                WHERE creditor_id = \(creditor) AND id = \(placement)
                 """)
+            if attempts >= 3 {
+                try await tx.execute("DELETE FROM placement_rows WHERE creditor_id = \(creditor) AND placement_id = \(placement)")
+            }
         }
     }
 
@@ -248,10 +262,25 @@ public struct PlacementService: Sendable {
             """)
         try await tx.execute(
             "UPDATE m SET debtor_id = nd.id FROM nd WHERE m.claim_id IS NULL AND m.debtor_id IS NULL AND m.group_key = nd.group_key")
+        // New emails and phones given for a known debtor (or an already placed claim's
+        // debtor) are added to it; nothing a debtor already has is removed.
+        try await tx.execute(
+            """
+            UPDATE debtors d SET emails = ARRAY(SELECT DISTINCT e FROM unnest(d.emails || x.emails) AS e ORDER BY e),
+                   phones = ARRAY(SELECT DISTINCT p FROM unnest(d.phones || x.phones) AS p ORDER BY p), updated_at = now()
+            FROM (SELECT coalesce(c.debtor_id, m.debtor_id) AS debtor,
+                         coalesce(array_agg(DISTINCT r.email) FILTER (WHERE r.email IS NOT NULL), '{}') AS emails,
+                         coalesce(array_agg(DISTINCT r.phone) FILTER (WHERE r.phone IS NOT NULL), '{}') AS phones
+                  FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
+                  LEFT JOIN claims c ON c.creditor_id = \(c) AND c.id = m.claim_id
+                  GROUP BY 1) x
+            WHERE d.creditor_id = \(c) AND d.id = x.debtor AND NOT (x.emails <@ d.emails AND x.phones <@ d.phones)
+            """)
         try await tx.execute(
             """
             INSERT INTO debtor_keys (creditor_id, key, debtor_id)
-            SELECT \(c), k, m.debtor_id FROM m, unnest(m.match_keys) AS k WHERE m.claim_id IS NULL
+            SELECT \(c), k, coalesce(m.debtor_id, cl.debtor_id) FROM m
+            LEFT JOIN claims cl ON cl.creditor_id = \(c) AND cl.id = m.claim_id, unnest(m.match_keys) AS k
             ON CONFLICT DO NOTHING
             """)
         // Cases: join the debtor's live case in that currency, or open one.
@@ -355,14 +384,22 @@ public struct PlacementService: Sendable {
 
     func find(key: String, creditor: UUID, as actor: Principal) async throws -> Placement? {
         try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
-            try await tx.one("SELECT \(Self.columns) FROM placements WHERE creditor_id = \(creditor) AND idempotency_key = \(key)").map(Self.decode)
+            try await tx.one(
+                """
+                SELECT \(Self.columns) FROM placements
+                WHERE creditor_id = \(creditor) AND idempotency_key = \(key) AND created_at > now() - interval '24 hours'
+                """
+            ).map(Self.decode)
         }
     }
 
-    public func list(creditor: UUID, as actor: Principal, limit: Int, before: Date?) async throws -> [Placement] {
-        let page: SQL = before.map { "AND created_at < \($0)" } ?? ""
+    /// Newest first; `before` is the last placement of the previous page.
+    public func list(creditor: UUID, as actor: Principal, limit: Int, before: UUID?) async throws -> [Placement] {
+        let page: SQL = before.map {
+            "AND (created_at, id) < (SELECT created_at, id FROM placements WHERE creditor_id = \(creditor) AND id = \($0))"
+        } ?? ""
         return try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
-            try await tx.query("SELECT \(Self.columns) FROM placements WHERE creditor_id = \(creditor) \(page) ORDER BY created_at DESC LIMIT \(limit)")
+            try await tx.query("SELECT \(Self.columns) FROM placements WHERE creditor_id = \(creditor) \(page) ORDER BY created_at DESC, id DESC LIMIT \(limit)")
                 .map(Self.decode)
         }
     }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Placement benchmark: a realistic French CSV placed through the HTTPS API, against psql \copy
+# of the same file into an equivalent table with the same indexes, on the same throwaway
+# cluster, in one run; and the server's peak memory (VmHWM) during the import.
+#   scripts/bench-placement.sh [ROWS]      (default 1000000; needs a release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${1:-1000000}
+bin=$(swift build -c release --show-bin-path)/relance
+[ -x "$bin" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+dir=$(mktemp -d /tmp/relance-bench.XXXXXX)
+port=$(scripts/pg-cluster.sh freeport)
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; scripts/pg-cluster.sh destroy "$dir/pg"; rm -rf "$dir"; }
+trap cleanup EXIT
+envlines=$(scripts/pg-cluster.sh start "$dir/pg" "$port")
+set -a; eval "$envlines"; set +a
+file=$dir/placement.csv
+python3 Benchmarks/generate-placement.py "$rows" "$file"
+bytes=$(stat -c %s "$file")
+export RELANCE_HOME=$PWD RELANCE_LOG_LEVEL=warning RELANCE_DATA_KEY=$(openssl rand -base64 32)
+scripts/dev-cert.sh "$dir/tls" >/dev/null
+export RELANCE_TLS_CERT=$dir/tls/dev-cert.pem RELANCE_TLS_KEY=$dir/tls/dev-key.pem
+"$bin" migrate >/dev/null
+admin_db="${RELANCE_ADMIN_DATABASE_URL%/postgres}/relance"
+creditor=$(psql "$admin_db" -qtAc "INSERT INTO creditors (id, legal_name, siren) VALUES (gen_random_uuid(), 'Bench SAS', '732829320') RETURNING id")
+psql "$admin_db" -qc "INSERT INTO mandates (creditor_id, id, reference, signed_on, valid_from, power_to_receive_funds, fee_basis, remittance_basis, remittance_frequency, remittance_days_after_encashment, insurance_reference) VALUES ('$creditor', gen_random_uuid(), 'BENCH', current_date, current_date, true, '15 %', 'net', 'monthly', 30, 'RCP')"
+secret=$(openssl rand -hex 24)
+prefix=rk_benchbench01
+psql "$admin_db" -qc "INSERT INTO api_keys (creditor_id, id, prefix, secret_hash, name, scopes) VALUES ('$creditor', gen_random_uuid(), '$prefix', sha256('$secret'::bytea), 'bench', ARRAY['placements'])"
+
+# Baseline: psql \copy into an equivalent table (same columns as text, same unique index).
+psql "$admin_db" -qc "CREATE TABLE bench_copy (creditor_reference text PRIMARY KEY, invoice_number text, issue_date text, due_date text, amount text, kind text, company text, first_name text, last_name text, siren text, email text, phone text, address text, postal_code text, city text)"
+start=$(date +%s.%N)
+psql "$admin_db" -qc "\\copy bench_copy FROM '$file' WITH (FORMAT csv, DELIMITER ';', HEADER true, ENCODING 'UTF8')"
+copy_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+
+# The API: upload, then wait for the merge to complete.
+export RELANCE_PORT=$(scripts/pg-cluster.sh freeport)
+"$bin" serve >"$dir/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do curl -sk -o /dev/null -f "https://127.0.0.1:$RELANCE_PORT/health/ready" && break; sleep 0.1; done
+rss_start=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
+start=$(date +%s.%N)
+id=$(curl -sk -H "authorization: Bearer ${prefix}_${secret}" -H 'content-type: text/csv' --data-binary @"$file" \
+  "https://127.0.0.1:$RELANCE_PORT/v1/creditors/$creditor/placements" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+staged_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+until [ "$(psql "$admin_db" -qtAc "SELECT status FROM placements WHERE id = '$id'")" != "staged" ]; do sleep 0.2; done
+api_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+peak_kb=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
+counts=$(psql "$admin_db" -qtAc "SELECT status || ' received=' || received || ' accepted=' || accepted || ' rejected=' || rejected FROM placements WHERE id = '$id'")
+
+echo "rows:                 $rows ($((bytes / 1048576)) MiB)"
+echo "psql \\copy:           ${copy_s}s"
+echo "API upload (staged):  ${staged_s}s"
+echo "API placement total:  ${api_s}s   ratio $(awk "BEGIN {printf \"%.2f\", $api_s / $copy_s}")x"
+echo "server RSS:           start $((rss_start / 1024)) MiB, peak $((peak_kb / 1024)) MiB"
+echo "placement:            $counts"
