@@ -11,7 +11,7 @@ bin=$(swift build -c release --show-bin-path)/relance
 dir=$(mktemp -d /tmp/relance-bench.XXXXXX)
 port=$(scripts/pg-cluster.sh freeport)
 server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; scripts/pg-cluster.sh destroy "$dir/pg"; rm -rf "$dir"; }
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$(cat "$dir/pg/datadir")/server.log" "$KEEP_LOG"; scripts/pg-cluster.sh destroy "$dir/pg"; rm -rf "$dir"; }
 trap cleanup EXIT
 envlines=$(scripts/pg-cluster.sh start "$dir/pg" "$port")
 set -a; eval "$envlines"; set +a

@@ -97,7 +97,7 @@ start)
   echo "$port" > "$state/port"
   if ! as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     as_pg "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$data' -c max_connections=200 -c fsync=${RELANCE_PG_FSYNC:-on}" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$data' -c max_connections=200 -c fsync=${RELANCE_PG_FSYNC:-on} ${RELANCE_PG_OPTIONS:-}" \
       start >/dev/null || { tail -n 20 "$data/server.log" >&2; exit 1; }
   fi
   admin="postgresql://relance_admin:${ADMIN_PASSWORD}@127.0.0.1:${port}/postgres"

@@ -86,8 +86,11 @@ public enum Validators {
         "PF": ("Pacific/Tahiti", "fr"), "NC": ("Pacific/Noumea", "fr"), "PL": ("Europe/Warsaw", "pl"), "AT": ("Europe/Vienna", "de"),
     ]
 
+    /// Known IANA zones, read once (building a `TimeZone` per row is slow).
+    static let timeZones: Set<String> = Set(TimeZone.knownTimeZoneIdentifiers)
+
     public static func isTimeZone(_ name: String) -> Bool {
-        name.count <= 64 && TimeZone(identifier: name) != nil
+        timeZones.contains(name) || (name.count <= 64 && TimeZone(identifier: name) != nil)
     }
 
     /// An amount as French (`1 234,56`, `1.234,56`) or English (`1,234.56`, `1234.56`) tools

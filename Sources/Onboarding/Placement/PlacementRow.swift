@@ -198,6 +198,12 @@ public struct PlacementRowValidator: Sendable {
     public let defaultCountry: String
     public let today: CalendarDate
 
+    /// The usual spellings, to skip locale-aware folding on every row.
+    static let kindWords: [String: String] = [
+        "entreprise": "entreprise", "Entreprise": "entreprise", "particulier": "particulier", "Particulier": "particulier",
+        "company": "company", "person": "person", "société": "societe", "Société": "societe",
+    ]
+
     public init(defaultCurrency: String, defaultCountry: String, today: CalendarDate) {
         self.defaultCurrency = defaultCurrency
         self.defaultCountry = defaultCountry
@@ -254,7 +260,7 @@ public struct PlacementRowValidator: Sendable {
         }
         var kind: String
         if let t = get(.debtorType) {
-            switch PlacementColumn.normalise(t) {
+            switch Self.kindWords[t] ?? PlacementColumn.normalise(t) {
             case "company", "entreprise", "societe", "business", "b2b", "professionnel", "pro", "personne_morale", "morale": kind = "company"
             case "person", "personne", "particulier", "consumer", "b2c", "individual", "personne_physique", "physique": kind = "person"
             default: return reject(.debtorType, "must be person or company (particulier or entreprise)")
@@ -318,6 +324,8 @@ public struct PlacementRowValidator: Sendable {
 
 /// Writes staged rows in PostgreSQL's COPY text format.
 enum CopyText {
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
     static func escape(_ s: String, into out: inout [UInt8]) {
         for b in s.utf8 {
             switch b {
@@ -340,7 +348,11 @@ enum CopyText {
         + "address_line2, postal_code, city, country, time_zone, language, row_hash, match_keys, group_key"
 
     static func line(creditor: String, placement: String, _ row: StagedRow, into out: inout [UInt8]) {
-        let hex = "\\\\x" + row.hash.map { String(format: "%02x", $0) }.joined()
+        var hex = Array("\\\\x".utf8)
+        for byte in row.hash {
+            hex.append(hexDigits[Int(byte >> 4)])
+            hex.append(hexDigits[Int(byte & 0x0f)])
+        }
         let keys = "{" + row.matchKeys.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
         let values: [String?] = [
             creditor, placement, String(row.rowNumber), nil, nil, row.creditorReference, row.invoiceNumber, row.issueDate?.description,
@@ -353,7 +365,7 @@ enum CopyText {
             field(v, into: &out)
         }
         out.append(0x09)
-        out += Array(hex.utf8)  // already escaped for COPY: \\x...
+        out += hex  // already escaped for COPY: \\x...
         out.append(0x09)
         escape(keys, into: &out)
         out.append(0x09)
