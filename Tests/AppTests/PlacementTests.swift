@@ -120,8 +120,11 @@ struct PlacementTests {
             // email given for her is added to what is known.
             let later = FrenchFiles.csv(["F-010;FA-10;01/09/2025;01/11/2025;10,00;;Jeanne;Dupont;;j.dupont@travail.fr;+33612345678;;;"])
             _ = try await place(client, s, later)
-            let cases = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM cases WHERE creditor_id = \(s.creditor)")!
+            let cases = try await fixtures.admin.one(
+                "SELECT count(*)::int8 AS n, max(principal_minor)::int8 AS biggest, max(balance_minor)::int8 AS owed FROM cases WHERE creditor_id = \(s.creditor)")!
             #expect(try cases.decode(Int.self, "n") == 2)
+            #expect(try cases.decode(Int.self, "biggest") == 259_990 + 1_000)
+            #expect(try cases.decode(Int.self, "owed") == 259_990 + 1_000)
             let emails = try await fixtures.admin.one(
                 "SELECT emails FROM debtors WHERE creditor_id = \(s.creditor) AND 'jeanne.dupont@example.fr' = ANY(emails)")!
             #expect(try emails.decode([String].self, "emails") == ["j.dupont@travail.fr", "jeanne.dupont@example.fr"])

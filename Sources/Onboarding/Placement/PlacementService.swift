@@ -236,46 +236,63 @@ public struct PlacementService: Sendable {
         try await tx.execute("DELETE FROM m WHERE claim_id IS NOT NULL AND old_currency <> currency")
         try await tx.execute("CREATE INDEX ON m (row_number)")
         try await tx.execute("ANALYZE m")
-        // Known debtors, by any identifier.
-        try await tx.execute(
+        // What this placement meets: claims already placed, debtors already known. A first
+        // placement meets neither, and skips the statements that would find nothing.
+        let seen = try await tx.one(
             """
-            UPDATE m SET debtor_id = (SELECT dk.debtor_id FROM debtor_keys dk
-                                      WHERE dk.creditor_id = \(c) AND dk.key = ANY(m.match_keys) ORDER BY dk.debtor_id LIMIT 1)
-            WHERE claim_id IS NULL AND cardinality(match_keys) > 0
-            """)
+            SELECT count(*) FILTER (WHERE claim_id IS NOT NULL)::int8 AS existing,
+                   EXISTS (SELECT 1 FROM debtor_keys WHERE creditor_id = \(c)) AS has_debtors
+            FROM m
+            """)!
+        let existingClaims = try seen.decode(Int.self, "existing")
+        var knownDebtors = 0
+        if try seen.decode(Bool.self, "has_debtors") {
+            // Known debtors, by any identifier.
+            knownDebtors = try await tx.execute(
+                """
+                UPDATE m SET debtor_id = (SELECT dk.debtor_id FROM debtor_keys dk
+                                          WHERE dk.creditor_id = \(c) AND dk.key = ANY(m.match_keys) ORDER BY dk.debtor_id LIMIT 1)
+                WHERE claim_id IS NULL AND cardinality(match_keys) > 0
+                  AND EXISTS (SELECT 1 FROM debtor_keys dk WHERE dk.creditor_id = \(c) AND dk.key = ANY(m.match_keys))
+                """)
+        }
         // New debtors: one per identifier group, described by its first row.
         try await tx.execute(
             """
             CREATE TEMP TABLE nd ON COMMIT DROP AS
-            SELECT group_key, gen_random_uuid() AS id, min(row_number) AS first_row FROM m
-            WHERE claim_id IS NULL AND debtor_id IS NULL GROUP BY group_key
+            SELECT m.group_key, gen_random_uuid() AS id, min(m.row_number) AS first_row,
+                   coalesce(array_agg(DISTINCT r.email ORDER BY r.email) FILTER (WHERE r.email IS NOT NULL), '{}') AS emails,
+                   coalesce(array_agg(DISTINCT r.phone ORDER BY r.phone) FILTER (WHERE r.phone IS NOT NULL), '{}') AS phones
+            FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
+            WHERE m.claim_id IS NULL AND m.debtor_id IS NULL GROUP BY m.group_key
             """)
         try await tx.execute(
             """
             INSERT INTO debtors (creditor_id, id, kind, name, first_name, last_name, siren, birth_date, emails, phones,
                                  address_line1, address_line2, postal_code, city, country, time_zone, language)
-            SELECT \(c), nd.id, r.debtor_kind, r.debtor_name, r.first_name, r.last_name, r.siren, r.birth_date,
-                   CASE WHEN r.email IS NULL THEN '{}'::text[] ELSE ARRAY[r.email] END,
-                   CASE WHEN r.phone IS NULL THEN '{}'::text[] ELSE ARRAY[r.phone] END,
+            SELECT \(c), nd.id, r.debtor_kind, r.debtor_name, r.first_name, r.last_name, r.siren, r.birth_date, nd.emails, nd.phones,
                    r.address_line1, r.address_line2, r.postal_code, r.city, r.country, r.time_zone, r.language
             FROM nd JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = nd.first_row
             """)
         try await tx.execute(
             "UPDATE m SET debtor_id = nd.id FROM nd WHERE m.claim_id IS NULL AND m.debtor_id IS NULL AND m.group_key = nd.group_key")
-        // New emails and phones given for a known debtor (or an already placed claim's
-        // debtor) are added to it; nothing a debtor already has is removed.
-        try await tx.execute(
-            """
-            UPDATE debtors d SET emails = ARRAY(SELECT DISTINCT e FROM unnest(d.emails || x.emails) AS e ORDER BY e),
-                   phones = ARRAY(SELECT DISTINCT p FROM unnest(d.phones || x.phones) AS p ORDER BY p), updated_at = now()
-            FROM (SELECT coalesce(c.debtor_id, m.debtor_id) AS debtor,
-                         coalesce(array_agg(DISTINCT r.email) FILTER (WHERE r.email IS NOT NULL), '{}') AS emails,
-                         coalesce(array_agg(DISTINCT r.phone) FILTER (WHERE r.phone IS NOT NULL), '{}') AS phones
-                  FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
-                  LEFT JOIN claims c ON c.creditor_id = \(c) AND c.id = m.claim_id
-                  GROUP BY 1) x
-            WHERE d.creditor_id = \(c) AND d.id = x.debtor AND NOT (x.emails <@ d.emails AND x.phones <@ d.phones)
-            """)
+        if existingClaims > 0 || knownDebtors > 0 {
+            // New emails and phones given for a known debtor (or an already placed claim's
+            // debtor) are added to it; nothing a debtor already has is removed.
+            try await tx.execute(
+                """
+                UPDATE debtors d SET emails = ARRAY(SELECT DISTINCT e FROM unnest(d.emails || x.emails) AS e ORDER BY e),
+                       phones = ARRAY(SELECT DISTINCT p FROM unnest(d.phones || x.phones) AS p ORDER BY p), updated_at = now()
+                FROM (SELECT coalesce(c.debtor_id, m.debtor_id) AS debtor,
+                             coalesce(array_agg(DISTINCT r.email) FILTER (WHERE r.email IS NOT NULL), '{}') AS emails,
+                             coalesce(array_agg(DISTINCT r.phone) FILTER (WHERE r.phone IS NOT NULL), '{}') AS phones
+                      FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
+                      LEFT JOIN claims c ON c.creditor_id = \(c) AND c.id = m.claim_id
+                      WHERE m.claim_id IS NOT NULL OR m.debtor_id NOT IN (SELECT id FROM nd)
+                      GROUP BY 1) x
+                WHERE d.creditor_id = \(c) AND d.id = x.debtor AND NOT (x.emails <@ d.emails AND x.phones <@ d.phones)
+                """)
+        }
         try await tx.execute(
             """
             INSERT INTO debtor_keys (creditor_id, key, debtor_id)
@@ -283,20 +300,28 @@ public struct PlacementService: Sendable {
             LEFT JOIN claims cl ON cl.creditor_id = \(c) AND cl.id = m.claim_id, unnest(m.match_keys) AS k
             ON CONFLICT DO NOTHING
             """)
-        // Cases: join the debtor's live case in that currency, or open one.
-        try await tx.execute(
-            """
-            UPDATE m SET case_id = cs.id FROM cases cs
-            WHERE m.claim_id IS NULL AND cs.creditor_id = \(c) AND cs.debtor_id = m.debtor_id AND cs.currency = m.currency
-              AND cs.status IN ('open', 'paused', 'disputed')
-            """)
+        // Cases: join the known debtor's live case in that currency, or open one.
+        if knownDebtors > 0 {
+            try await tx.execute(
+                """
+                UPDATE m SET case_id = cs.id FROM cases cs
+                WHERE m.claim_id IS NULL AND cs.creditor_id = \(c) AND cs.debtor_id = m.debtor_id AND cs.currency = m.currency
+                  AND cs.status IN ('open', 'paused', 'disputed')
+                """)
+        }
+        // New cases get their totals at once; only cases that existed are re-totalled below.
         try await tx.execute(
             """
             CREATE TEMP TABLE nc ON COMMIT DROP AS
-            SELECT debtor_id, currency, gen_random_uuid() AS id FROM m WHERE claim_id IS NULL AND case_id IS NULL GROUP BY debtor_id, currency
+            SELECT m.debtor_id, m.currency, gen_random_uuid() AS id, sum(r.principal_minor) AS principal, min(r.due_date) AS oldest
+            FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
+            WHERE m.claim_id IS NULL AND m.case_id IS NULL GROUP BY m.debtor_id, m.currency
             """)
         try await tx.execute(
-            "INSERT INTO cases (creditor_id, id, debtor_id, currency, first_placement_id) SELECT \(c), id, debtor_id, currency, \(p) FROM nc")
+            """
+            INSERT INTO cases (creditor_id, id, debtor_id, currency, first_placement_id, principal_minor, balance_minor, oldest_due_date)
+            SELECT \(c), id, debtor_id, currency, \(p), principal, principal, oldest FROM nc
+            """)
         try await tx.execute(
             """
             UPDATE m SET case_id = nc.id FROM nc
@@ -314,6 +339,7 @@ public struct PlacementService: Sendable {
             """)
         // Changed claims of live cases: new amounts and dates; the balance moves by the change
         // of principal (never below zero). Closed or recalled claims stay as they are.
+        if existingClaims > 0 {
         try await tx.execute(
             """
             UPDATE claims c SET invoice_number = r.invoice_number, issue_date = r.issue_date, due_date = r.due_date,
@@ -323,6 +349,7 @@ public struct PlacementService: Sendable {
             WHERE c.creditor_id = \(c) AND c.id = m.claim_id AND m.claim_status = 'open'
               AND m.case_status IN ('open', 'paused', 'disputed') AND m.old_hash <> m.row_hash
             """)
+        }
         try await tx.execute(
             """
             INSERT INTO placement_outcomes (creditor_id, placement_id, row_number, creditor_reference, outcome, claim_id, case_id)
@@ -334,17 +361,19 @@ public struct PlacementService: Sendable {
                    coalesce(claim_id, new_claim_id), coalesce(existing_case_id, case_id)
             FROM m
             """)
-        // Case totals for the cases this placement touched.
-        try await tx.execute(
-            """
-            UPDATE cases cs SET principal_minor = t.principal, balance_minor = t.balance, oldest_due_date = t.oldest, updated_at = now()
-            FROM (SELECT case_id, sum(principal_minor) AS principal, sum(balance_minor) AS balance, min(due_date) AS oldest
-                  FROM claims WHERE creditor_id = \(c) AND status = 'open'
-                    AND case_id IN (SELECT case_id FROM placement_outcomes
-                                    WHERE creditor_id = \(c) AND placement_id = \(p) AND outcome IN ('accepted', 'updated'))
-                  GROUP BY case_id) t
-            WHERE cs.creditor_id = \(c) AND cs.id = t.case_id
-            """)
+        // Totals of the cases that existed before and got new or changed claims.
+        if existingClaims > 0 || knownDebtors > 0 {
+            try await tx.execute(
+                """
+                UPDATE cases cs SET principal_minor = t.principal, balance_minor = t.balance, oldest_due_date = t.oldest, updated_at = now()
+                FROM (SELECT case_id, sum(principal_minor) AS principal, sum(balance_minor) AS balance, min(due_date) AS oldest
+                      FROM claims WHERE creditor_id = \(c) AND status = 'open'
+                        AND case_id IN (SELECT case_id FROM m WHERE claim_id IS NULL AND case_id NOT IN (SELECT id FROM nc)
+                                        UNION SELECT existing_case_id FROM m WHERE claim_id IS NOT NULL AND old_hash <> row_hash)
+                      GROUP BY case_id) t
+                WHERE cs.creditor_id = \(c) AND cs.id = t.case_id
+                """)
+        }
         try await tx.execute(
             """
             UPDATE placements SET status = 'completed', completed_at = now(), attempts = attempts + 1,
