@@ -59,8 +59,10 @@ CREATE TABLE cases (
 CREATE UNIQUE INDEX cases_one_live_per_debtor ON cases (creditor_id, debtor_id, currency)
     WHERE status IN ('open', 'paused', 'disputed');
 
+-- A claim's creditor is its case's (the case foreign key carries creditor_id): no second
+-- per-row check against creditors.
 CREATE TABLE claims (
-    creditor_id uuid NOT NULL REFERENCES creditors (id),
+    creditor_id uuid NOT NULL,
     id uuid NOT NULL,
     case_id uuid NOT NULL,
     debtor_id uuid NOT NULL,
