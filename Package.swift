@@ -72,7 +72,11 @@ let package = Package(
         // Creditors (the tenants), mandates, fee schedules, placements.
         .target(
             name: "Onboarding",
-            dependencies: ["Core", "Postgres"],
+            dependencies: [
+                "Core", "Postgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The HTTP application: configuration, middleware, routes, buildApplication.
@@ -93,14 +97,18 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "relance",
             dependencies: [
-                "App",
+                "App", "Core", "Identity", "Onboarding", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

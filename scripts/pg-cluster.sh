@@ -96,6 +96,11 @@ start)
   fi
   echo "$port" > "$state/port"
   if ! as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "pg-cluster: port $port is already in use by another program (another PostgreSQL?)." >&2
+      echo "  Stop it, or choose another port: make run DEV_PG_PORT=55432" >&2
+      exit 1
+    fi
     as_pg "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$data' -c max_connections=200 -c fsync=${RELANCE_PG_FSYNC:-on} ${RELANCE_PG_OPTIONS:-}" \
       start >/dev/null || { tail -n 20 "$data/server.log" >&2; exit 1; }

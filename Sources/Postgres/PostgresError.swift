@@ -91,6 +91,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
 
     /// True when the connection is gone (class 08, admin shutdown, or a broken socket).
     public var isConnectionLoss: Bool {
+        // A COMMIT whose answer was lost may have been applied: never treat it as retryable.
+        if kind == .commitOutcomeUnknown { return false }
         if kind == .connection { return true }
         switch code {
         case .connectionFailure, .adminShutdown: return true

@@ -30,7 +30,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(error.description)
         } catch {
             try? await pool.close()
-            throw CleanExit.message("relance: cannot check migrations: \(error)")
+            FileHandle.standardError.write(Data("relance: cannot start: \(error)\n".utf8))
+            throw ExitCode(1)
         }
         guard pending.isEmpty else {
             try? await pool.close()

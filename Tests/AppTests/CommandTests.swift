@@ -44,6 +44,16 @@ struct CommandTests {
         }
     }
 
+    @Test func anUnreachableDatabaseStopsStartUpWithAFailureCode() async throws {
+        try await TestDatabase.withDatabase { database in
+            var env = TestApp.environment(database)
+            env["RELANCE_DATABASE_URL"] = "postgresql://relance_app:x@127.0.0.1:1/none?connect_timeout=2"
+            let run = try relance(["serve"], environment: env)
+            #expect(run.status != 0)
+            #expect(run.output.contains("cannot start"))
+        }
+    }
+
     @Test func missingConfigurationStopsStartUpWithTheList() throws {
         let run = try relance(["serve"], environment: ["RELANCE_DATABASE_URL": "postgresql://u:topsecret@127.0.0.1/x"])
         #expect(run.status == 78)

@@ -113,3 +113,18 @@ struct IdempotencyTests {
         }
     }
 }
+
+@Suite("Body limits")
+struct BodyLimitTests {
+    @Test func anOversizedBodyIs413WithOrWithoutAnIdempotencyKey() async throws {
+        try await withRouter(["RELANCE_MAX_BODY_BYTES": "1024"]) { client, fixtures, _, _ in
+            let token = try await client.login(try await fixtures.user(.admin))
+            let big = ["legalName": String(repeating: "x", count: 3000), "siren": "732829320"]
+            let plain = try await client.call(.post, "/v1/creditors", bearer: token, json: big)
+            #expect(plain.status == 413)
+            let keyed = try await client.call(.post, "/v1/creditors", bearer: token, json: big, headers: [IdempotencyTests.key: "big-1"])
+            #expect(keyed.status == 413)
+            #expect(keyed.headers[.contentType] == "application/problem+json")
+        }
+    }
+}

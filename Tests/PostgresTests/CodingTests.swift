@@ -111,3 +111,18 @@ enum AnyCodableValue: Codable, Equatable {
 
     func encode(to encoder: any Encoder) throws {}
 }
+
+@testable import Postgres
+
+@Suite("Error classification")
+struct ErrorClassificationTests {
+    @Test func aLostCommitIsNeverRetryable() {
+        let lost = PostgresError(kind: .commitOutcomeUnknown, sqlState: "08006", reason: "lost during COMMIT")
+        #expect(!lost.isConnectionLoss)
+        #expect(!lost.isTransientTransactionFailure)
+        let broken = PostgresError(kind: .connection, sqlState: "08006", reason: "lost")
+        #expect(broken.isConnectionLoss)
+        let serialization = PostgresError(kind: .server, sqlState: "40001", reason: "conflict")
+        #expect(serialization.isTransientTransactionFailure)
+    }
+}

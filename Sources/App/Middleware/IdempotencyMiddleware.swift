@@ -29,7 +29,12 @@ struct IdempotencyMiddleware: RouterMiddleware {
         guard (1...255).contains(key.utf8.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7e }) else {
             throw Problem.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 visible ASCII characters")])
         }
-        let body = try await request.body.collect(upTo: context.maxBodyBytes)
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: context.maxBodyBytes)
+        } catch {
+            throw Problem.tooLarge(limit: context.maxBodyBytes)
+        }
         var hasher = SHA256()
         hasher.update(data: Array("\(request.method.rawValue) \(request.uri.path)\n".utf8))
         hasher.update(data: Self.canonical(body))
@@ -59,6 +64,10 @@ struct IdempotencyMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let problem = ProblemMiddleware.problem(for: error, context: context)
+            if (error as? PostgresError)?.kind == .commitOutcomeUnknown {
+                // The work may be saved: keep the key in progress so a retry cannot repeat it.
+                throw error
+            }
             if problem.status >= 500 || problem.status == 401 || problem.status == 429 {
                 // Nothing was done (the work's transaction rolled back): let the client retry.
                 try? await release(owner: owner, key: key)

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Postgres
 
 /// Turns every error into an RFC 9457 `application/problem+json` response.
@@ -33,8 +34,14 @@ struct ProblemMiddleware: RouterMiddleware {
             return problem(for: error, limit: context.maxBodyBytes)
         case let error as DecodingError:
             return decodingProblem(error)
+        case let error as PostgresError where error.kind == .commitOutcomeUnknown:
+            return Problem(
+                status: 500, code: "outcome-unknown", title: "Outcome unknown",
+                detail: "The database connection was lost while saving; check before retrying, or retry with the same Idempotency-Key.")
         case let error as PostgresError where error.kind == .poolTimeout || error.kind == .poolClosed || error.isConnectionLoss:
             return .unavailable
+        case is NIOTooManyBytesError:
+            return .tooLarge(limit: context.maxBodyBytes)
         default:
             return Problem(status: 500, code: "internal", title: "Internal error", detail: "Quote the request ID to support.")
         }

@@ -164,7 +164,11 @@ public struct PlacementService: Sendable {
                     actor: .system, requestID: nil, in: tx)
                 return placement
             }
-        } catch let error as PostgresError where !error.isConnectionLoss && error.kind != .poolClosed && error.code != .queryCanceled {
+        } catch let error as PostgresError
+            where !error.isConnectionLoss && error.kind != .poolClosed && error.kind != .commitOutcomeUnknown
+            && !(error.code == .queryCanceled && Task.isCancelled)
+        {
+            // A statement timeout counts as a failed attempt; a cancel at shutdown does not.
             // A placement that cannot be merged must not block the queue: count the attempt,
             // give up after three (its staged rows, personal data, are deleted then).
             guard let taken else { throw error }
