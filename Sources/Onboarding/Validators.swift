@@ -131,8 +131,35 @@ public enum Validators {
         return Int((integer.isEmpty ? "0" : integer) + padded)
     }
 
+    /// Leading and trailing white space removed; ASCII fast path (most fields need nothing).
+    public static func trimmed(_ text: String) -> String {
+        let bytes = text.utf8
+        guard let first = bytes.first, let last = bytes.last else { return text }
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+        if !isSpace(first) && !isSpace(last) && first < 0x80 && last < 0x80 { return text }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// `dd/mm/yyyy`, `dd-mm-yyyy`, `dd.mm.yyyy` or ISO `yyyy-mm-dd`.
     public static func date(_ text: String) -> CalendarDate? {
+        // Fast path on bytes for the two usual forms, exactly 10 characters.
+        let b = Array(text.utf8)
+        if b.count == 10 {
+            func digits(_ range: Range<Int>) -> Int? {
+                var v = 0
+                for i in range {
+                    guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }
+                    v = v * 10 + Int(b[i] - 0x30)
+                }
+                return v
+            }
+            if b[4] == 0x2D && b[7] == 0x2D, let y = digits(0..<4), let m = digits(5..<7), let d = digits(8..<10) {
+                return CalendarDate(year: y, month: m, day: d)
+            }
+            if b[2] == b[5], b[2] == 0x2F || b[2] == 0x2D || b[2] == 0x2E, let d = digits(0..<2), let m = digits(3..<5), let y = digits(6..<10) {
+                return CalendarDate(year: y, month: m, day: d)
+            }
+        }
         let t = text.trimmingCharacters(in: .whitespaces)
         if let iso = CalendarDate(iso: t.prefix(10)), t.count == 10 || t.dropFirst(10).hasPrefix("T") { return iso }
         let parts = t.split(whereSeparator: { $0 == "/" || $0 == "-" || $0 == "." })
@@ -142,12 +169,14 @@ public enum Validators {
         return CalendarDate(year: y, month: m, day: d)
     }
 
-    /// A plausible email, lower-cased.
+    /// A plausible email, lower-cased: one `@`, a dotted domain, no spaces, `,` or `;`.
     public static func email(_ text: String) -> String? {
-        let e = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let parts = e.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64, parts[1].contains("."), !parts[1].hasPrefix("."),
-            !parts[1].hasSuffix("."), e.count <= 254, !e.contains(where: { $0.isWhitespace || $0 == "," || $0 == ";" })
+        let e = trimmed(text).lowercased()
+        let b = Array(e.utf8)
+        guard b.count <= 254, let at = b.firstIndex(of: 0x40), at > 0, at <= 64, b.lastIndex(of: 0x40) == at else { return nil }
+        let domain = b[(at + 1)...]
+        guard domain.contains(0x2E), domain.first != 0x2E, domain.last != 0x2E,
+            !b.contains(where: { $0 <= 0x20 || $0 == 0x2C || $0 == 0x3B })
         else { return nil }
         return e
     }

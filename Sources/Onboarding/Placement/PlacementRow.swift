@@ -213,15 +213,20 @@ public struct PlacementRowValidator: Sendable {
     /// - Parameter value: the row's text for a column (nil or empty when absent).
     public func validate(row: Int, _ value: (PlacementColumn) -> String?) -> Result<StagedRow, RejectedRow> {
         func get(_ column: PlacementColumn) -> String? {
-            guard let v = value(column)?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
-            return v
+            guard let raw = value(column) else { return nil }
+            let v = Validators.trimmed(raw)
+            return v.isEmpty ? nil : v
         }
         func reject(_ column: PlacementColumn, _ reason: String) -> Result<StagedRow, RejectedRow> {
             .failure(RejectedRow(rowNumber: row, field: column.rawValue, reason: reason))
         }
         func text(_ column: PlacementColumn, max: Int) -> (String?, Bool) {
             guard let v = get(column) else { return (nil, true) }
-            return (v, v.count <= max && !v.contains(where: { $0.isNewline || ($0.asciiValue.map { $0 < 0x20 && $0 != 0x09 } ?? false) }))
+            // On bytes: control characters (line breaks included) are ASCII; the length is
+            // counted in characters only when the bytes alone could exceed it.
+            let oneLine = !v.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 })
+                && !v.unicodeScalars.contains(where: { $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{85}" })
+            return (v, oneLine && (v.utf8.count <= max || v.count <= max))
         }
         guard let reference = get(.creditorReference) else { return reject(.creditorReference, "is required") }
         if reference.count > 100 { return reject(.creditorReference, "must be at most 100 characters") }
