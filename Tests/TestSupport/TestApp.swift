@@ -46,7 +46,8 @@ public enum TestApp {
     ) async throws -> T {
         try await TestDatabase.withDatabase { database in
             let configuration = try AppConfiguration.fromEnvironment(environment(database, extra))
-            let pool = PostgresPool(configuration: .init(conninfo: configuration.databaseURL, maxConnections: 4), logger: logger)
+            let pool = PostgresPool(
+                configuration: .init(conninfo: configuration.databaseURL, maxConnections: 4, acquireTimeout: .seconds(60)), logger: logger)
             do {
                 let result = try await body(configuration, pool, database)
                 try await pool.close()

@@ -100,7 +100,8 @@ public enum TestDatabase {
 
     /// A fresh database and a pool on it as the service role; the pool is closed after.
     public static func withPool<T>(
-        maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), role: Role = .app,
+        // Generous: the whole suite runs in parallel on two cores; tests of the timeout set their own.
+        maxConnections: Int = 4, acquireTimeout: Duration = .seconds(60), role: Role = .app,
         _ body: (PostgresPool, Database) async throws -> T
     ) async throws -> T {
         try await withDatabase { database in
