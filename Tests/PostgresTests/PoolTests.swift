@@ -151,12 +151,20 @@ struct PoolTests {
         try await TestDatabase.withPool(maxConnections: 2) { pool, _ in
             // act
             let started = ContinuousClock.now
-            let task = Task { try await pool.execute("SELECT pg_sleep(30)") }
-            try await Task.sleep(for: .milliseconds(300))
+            let task = Task { try await pool.execute("SELECT pg_sleep(30) AS cancel_me") }
+            // Cancel only once the statement runs on the server (the suite may be busy).
+            var running = false
+            for _ in 0..<500 where !running {
+                let row = try await pool.one(
+                    "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30) AS cancel_me%' AND state = 'active'")
+                running = try row!.decode(Int.self, "n") == 1
+                if !running { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(running)
             task.cancel()
             let result = await task.result
             // verify: it ended long before 30 s, with the server's query_canceled
-            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(ContinuousClock.now - started < .seconds(25))
             guard case .failure(let error) = result else {
                 Issue.record("the statement was not cancelled")
                 return
