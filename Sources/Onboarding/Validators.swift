@@ -97,6 +97,7 @@ public enum Validators {
     /// write it, in minor units of a currency with `exponent` decimals.
     /// - Returns: nil when unreadable, negative, or with more decimals than the currency has.
     public static func amount(_ text: String, exponent: Int = 2) -> Int? {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiAmount(text, exponent: exponent) }
         var s = text.filter { !$0.isWhitespace && $0 != "\u{00A0}" && $0 != "\u{202F}" && $0 != "€" && $0 != "'" }
         guard !s.isEmpty, !s.hasPrefix("-") else { return nil }
         if s.hasPrefix("+") { s.removeFirst() }
@@ -129,6 +130,50 @@ public enum Validators {
         else { return nil }
         let padded = fraction + String(repeating: "0", count: exponent - fraction.count)
         return Int((integer.isEmpty ? "0" : integer) + padded)
+    }
+
+    /// `amount` for ASCII text, on bytes (the same rules; the common case of every file).
+    static func asciiAmount(_ text: String, exponent: Int) -> Int? {
+        var s: [UInt8] = []
+        s.reserveCapacity(text.utf8.count)
+        for b in text.utf8 where !(b == 0x20 || (b >= 0x09 && b <= 0x0D) || b == 0x27) { s.append(b) }
+        guard let head = s.first, head != 0x2D else { return nil }
+        if head == 0x2B { s.removeFirst() }
+        let comma: UInt8 = 0x2C, dot: UInt8 = 0x2E
+        let commas = s.reduce(0) { $0 + ($1 == comma ? 1 : 0) }
+        let dots = s.reduce(0) { $0 + ($1 == dot ? 1 : 0) }
+        var integer = s[...]
+        var fraction = s[s.endIndex...]
+        var grouping: UInt8? = nil
+        if commas > 0 && dots > 0 {
+            let decimal = s.lastIndex(of: comma)! > s.lastIndex(of: dot)! ? comma : dot
+            if (decimal == comma ? commas : dots) != 1 { return nil }
+            let at = s.firstIndex(of: decimal)!
+            integer = s[..<at]
+            fraction = s[(at + 1)...]
+            grouping = decimal == comma ? dot : comma
+        } else if commas == 1 || dots == 1 {
+            let at = s.firstIndex(of: commas == 1 ? comma : dot)!
+            integer = s[..<at]
+            fraction = s[(at + 1)...]
+            if fraction.count == 3 && exponent != 3 { return nil }
+        } else if commas > 1 || dots > 1 {
+            grouping = commas > 1 ? comma : dot
+        }
+        var value = 0
+        var integerDigits = 0
+        for b in integer where b != grouping {
+            guard b >= 0x30 && b <= 0x39 else { return nil }
+            value = value * 10 + Int(b - 0x30)
+            integerDigits += 1
+        }
+        guard integerDigits > 0 || !fraction.isEmpty, integerDigits <= 13, fraction.count <= exponent else { return nil }
+        for b in fraction {
+            guard b >= 0x30 && b <= 0x39 else { return nil }
+            value = value * 10 + Int(b - 0x30)
+        }
+        for _ in fraction.count..<exponent { value *= 10 }
+        return value
     }
 
     /// Leading and trailing white space removed; ASCII fast path (most fields need nothing).
@@ -188,6 +233,7 @@ public enum Validators {
     /// starting with 0) takes the calling code of the debtor's country (+33, +262 for La
     /// Réunion, ...); other countries' numbers must be written in international form.
     public static func phone(_ text: String, country: String = "FR") -> String? {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiPhone(text, country: country) }
         var t = text.filter { !$0.isWhitespace && $0 != "." && $0 != "-" && $0 != "(" && $0 != ")" }
         if t.hasPrefix("00") { t = "+" + t.dropFirst(2) }
         if !t.hasPrefix("+") {
@@ -197,6 +243,21 @@ public enum Validators {
         let digits = t.dropFirst()
         guard (8...15).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return t
+    }
+
+    /// `phone` for ASCII text, on bytes (the same rules).
+    static func asciiPhone(_ text: String, country: String) -> String? {
+        var t: [UInt8] = []
+        t.reserveCapacity(text.utf8.count + 4)
+        for b in text.utf8 where !(b == 0x20 || (b >= 0x09 && b <= 0x0D) || b == 0x2E || b == 0x2D || b == 0x28 || b == 0x29) { t.append(b) }
+        if t.count >= 2 && t[0] == 0x30 && t[1] == 0x30 { t.replaceSubrange(0..<2, with: [0x2B]) }
+        if t.first != 0x2B {
+            guard t.first == 0x30, t.count == 10, let code = callingCodes[country], country != "MC" else { return nil }
+            t.replaceSubrange(0..<1, with: [0x2B] + Array(code.utf8))
+        }
+        let digits = t.dropFirst()
+        guard (8...15).contains(digits.count), digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return String(decoding: t, as: UTF8.self)
     }
 
     /// Lower-case, accents removed, spaces collapsed: for matching names.

@@ -90,6 +90,7 @@ struct CrashRecoveryTests {
                 }
                 try await Task.sleep(for: .milliseconds(5))
             }
+            if !caught { server.terminate() }
             server.waitUntilExit()
             // verify: the kill landed mid-merge, and nothing of the placement is visible
             #expect(caught, "the merge finished before the kill: use a larger file")

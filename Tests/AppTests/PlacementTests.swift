@@ -171,6 +171,60 @@ struct PlacementTests {
         }
     }
 
+    /// A batch that meets no placed claim and no known debtor moves by plain inserts, with the
+    /// ids minted at upload: time-ordered claims, one debtor per identifier group, one case per
+    /// debtor and currency. The result is the same as matching row by row would give.
+    @Test func aBatchOfNewDebtorsMovesByPlainInserts() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            _ = try await place(client, s, FrenchFiles.csv(FrenchFiles.good))
+            let batch = Array(
+                """
+                Référence;Montant;Échéance;Nom;Courriel;Téléphone;Devise
+                B-1;10,00;01/02/2025;Alpha SARL;alpha@example.fr;;EUR
+                B-2;20,00;01/01/2025;Alpha SARL;alpha@example.fr;01 42 00 00 09;EUR
+                B-3;30,00;01/03/2025;Alpha SARL;alpha@example.fr;;USD
+                B-4;40,00;01/03/2025;Beta;beta@example.fr;;
+                B-1;50,00;01/03/2025;Gamma;gamma@example.fr;;
+
+                """.utf8)
+            let done = try await place(client, s, batch)
+            #expect(done["accepted"] as? Int == 4, "\(done)")
+            #expect(done["rejected"] as? Int == 1)
+            let claims = try await fixtures.admin.query(
+                """
+                SELECT creditor_reference, id::text AS id, debtor_id::text AS debtor, case_id::text AS case FROM claims
+                WHERE creditor_id = \(s.creditor) AND creditor_reference LIKE 'B-%' ORDER BY id
+                """)
+            // Claim ids are version 7 and follow the rows; debtor and case ids version 8.
+            #expect(try claims.map { try $0.decode(String.self, "creditor_reference") } == ["B-1", "B-2", "B-3", "B-4"])
+            #expect(try claims.allSatisfy { Array(try $0.decode(String.self, "id"))[14] == "7" })
+            #expect(try claims.allSatisfy { Array(try $0.decode(String.self, "debtor"))[14] == "8" })
+            let debtors = try claims.map { try $0.decode(String.self, "debtor") }
+            let cases = try claims.map { try $0.decode(String.self, "case") }
+            #expect(debtors[0] == debtors[1] && debtors[1] == debtors[2] && debtors[3] != debtors[0])
+            #expect(cases[0] == cases[1] && cases[2] != cases[0] && cases[3] != cases[0])
+            let alpha = try await fixtures.admin.query(
+                """
+                SELECT cs.currency, cs.principal_minor, cs.oldest_due_date, d.phones FROM cases cs JOIN debtors d ON d.creditor_id = cs.creditor_id AND d.id = cs.debtor_id
+                WHERE cs.creditor_id = \(s.creditor) AND d.name = 'Alpha SARL' ORDER BY cs.currency
+                """)
+            #expect(try alpha.map { try $0.decode(String.self, "currency") } == ["EUR", "USD"])
+            #expect(try alpha.map { try $0.decode(Int.self, "principal_minor") } == [3_000, 3_000])
+            #expect(try alpha[0].decode(CalendarDate.self, "oldest_due_date").description == "2025-01-01")
+            #expect(try alpha[0].decode([String].self, "phones") == ["+33142000009"])
+            let keys = try await fixtures.admin.one(
+                "SELECT count(*)::int8 AS n FROM debtor_keys WHERE creditor_id = \(s.creditor) AND debtor_id = \(UUID(uuidString: debtors[0])!)")!
+            #expect(try keys.decode(Int.self, "n") == 2)
+            // The staged rows are gone; the acknowledgement lists every accepted row.
+            let staged = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM placement_rows WHERE creditor_id = \(s.creditor)")!
+            #expect(try staged.decode(Int.self, "n") == 0)
+            let ack = try await client.call(.get, "/v1/placements/\(done["id"] as! String)/acknowledgement?format=json", bearer: s.token)
+            let outcomes = (try JSONSerialization.jsonObject(with: Data(ack.text.utf8)) as? [[String: Any]])?.map { $0["outcome"] as? String }
+            #expect(outcomes == ["accepted", "accepted", "accepted", "accepted"])
+        }
+    }
+
     @Test func idempotencyKeyAndConcurrentUploadsOfTheSameFile() async throws {
         try await withRouter { client, fixtures, _, pool in
             let s = try await setup(client, fixtures, pool)

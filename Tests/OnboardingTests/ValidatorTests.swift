@@ -24,6 +24,30 @@ struct ValidatorTests {
         #expect(Validators.iban("FR76") == nil)
     }
 
+    /// The byte-level path for ASCII text (every usual file) follows the same rules as the
+    /// general one: a no-break space, which both ignore, sends a value down the general path.
+    @Test func asciiFastPathsAgreeWithTheGeneralRules() {
+        let amounts = [
+            "1 234,56", "1.234,56", "1,234.56", "1234.5", "1234", "0,01", "12,345", "12,345", "-5,00", "+5,00", "+", "++5", ",5", ".",
+            ",", "1,2,3", "1.2.3", "1,234,567", "1.234.567,89", "1,234.567.8", "1.2,3,4", "12'345.60", "abc", "1 234,567", "9999999999999",
+            "99999999999999", "1.234,5x", "", " ", "5 ", "\t5,00\r\n", "0", "00,00", "1.234.5", "12,3456",
+        ]
+        for text in amounts {
+            for exponent in [0, 2, 3] {
+                #expect(Validators.amount(text, exponent: exponent) == Validators.amount(text + "\u{00A0}", exponent: exponent), "\(text) (\(exponent))")
+            }
+        }
+        let phones = [
+            "01 42 00 00 01", "06.12.34.56.78", "+33 6 12 34 56 78", "0033612345678", "(0)6-12-34-56-78", "0612", "+1234567", "+123456789012345",
+            "+1234567890123456", "06 12 34 56 7x", "612345678", "00", "+", "0590 12 34 56",
+        ]
+        for text in phones {
+            for country in ["FR", "GP", "MC", "BE", "ZZ"] {
+                #expect(Validators.phone(text, country: country) == Validators.phone(text + "\u{00A0}", country: country), "\(text) (\(country))")
+            }
+        }
+    }
+
     @Test func amountsAsFrenchAndEnglishToolsWriteThem() {
         #expect(Validators.amount("1 234,56") == 123_456)
         #expect(Validators.amount("1\u{00A0}234,56 €") == 123_456)

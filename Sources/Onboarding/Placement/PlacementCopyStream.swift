@@ -14,14 +14,16 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
     let placement: String
     let maxBytes: Int
     let tally: PlacementService.Tally
+    let ids: PlacementIDs
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(stream: self, base: base.makeAsyncIterator())
+        Iterator(stream: self, base: base.makeAsyncIterator(), ids: ids)
     }
 
     struct Iterator: AsyncIteratorProtocol {
         let stream: PlacementCopyStream
         var base: Base.AsyncIterator
+        var ids: PlacementIDs
         var csv = CSVStreamParser()
         var json = JSONRecordSplitter()
         var columns: [PlacementColumn?]? = nil
@@ -64,11 +66,11 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                     emit(.failure(RejectedRow(rowNumber: row, field: "row", reason: "has \(record.fields.count) fields, the header has \(columns.count)")), into: &out)
                     continue
                 }
-                var values: [PlacementColumn: String] = [:]
+                var values = [String?](repeating: nil, count: PlacementColumn.caseCount)
                 for (index, column) in columns.enumerated() where index < record.fields.count {
-                    if let column, !record.fields[index].isEmpty { values[column] = TextDecoding.decode(record.fields[index]) }
+                    if let column, !record.fields[index].isEmpty { values[column.ordinal] = TextDecoding.decode(record.fields[index]) }
                 }
-                emit(stream.validator.validate(row: row) { values[$0] }, into: &out)
+                emit(stream.validator.validate(row: row) { values[$0.ordinal] }, into: &out)
             }
         }
 
@@ -110,10 +112,10 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
             }
         }
 
-        func emit(_ result: Result<StagedRow, RejectedRow>, into out: inout [UInt8]) {
+        mutating func emit(_ result: Result<StagedRow, RejectedRow>, into out: inout [UInt8]) {
             switch result {
             case .success(let row):
-                CopyText.line(creditor: stream.creditor, placement: stream.placement, row, into: &out)
+                CopyText.line(creditor: stream.creditor, placement: stream.placement, row, ids: &ids, into: &out)
             case .failure(let rejected):
                 stream.tally.rejected += 1
                 CopyText.rejectLine(creditor: stream.creditor, placement: stream.placement, rejected, into: &out)

@@ -53,6 +53,35 @@ public enum PlacementColumn: String, CaseIterable, Sendable {
         }
     }
 
+    static let caseCount = allCases.count
+
+    /// Position in `allCases`: rows keep their values in an array, not a dictionary.
+    var ordinal: Int {
+        switch self {
+        case .creditorReference: return 0
+        case .invoiceNumber: return 1
+        case .issueDate: return 2
+        case .dueDate: return 3
+        case .amount: return 4
+        case .currency: return 5
+        case .debtorType: return 6
+        case .debtorName: return 7
+        case .firstName: return 8
+        case .lastName: return 9
+        case .siren: return 10
+        case .birthDate: return 11
+        case .email: return 12
+        case .phone: return 13
+        case .addressLine1: return 14
+        case .addressLine2: return 15
+        case .postalCode: return 16
+        case .city: return 17
+        case .country: return 18
+        case .timeZone: return 19
+        case .language: return 20
+        }
+    }
+
     /// `Échéance` -> `echeance`, `Date d'émission` -> `date_d_emission`, `dueDate` -> `due_date`.
     static func normalise(_ header: String) -> String {
         // camelCase -> camel_Case first, so `creditorReference` meets `creditor_reference`.
@@ -175,13 +204,42 @@ public struct StagedRow: Sendable {
     public var groupKey: String { matchKeys.first ?? "ref:" + creditorReference }
 
     /// A digest of everything the row says: the same row placed again is "unchanged".
+    /// (SHA-256 of the fields joined by U+001F, an absent one written U+0000.)
     public var hash: [UInt8] {
-        let parts: [String?] = [
-            creditorReference, invoiceNumber, issueDate?.description, dueDate.description, String(principalMinor), currency, debtorKind,
-            debtorName, firstName, lastName, siren, birthDate?.description, email, phone, addressLine1, addressLine2, postalCode, city,
-            country, timeZone, language,
-        ]
-        return Array(SHA256.hash(data: Array(parts.map { $0 ?? "\u{0}" }.joined(separator: "\u{1F}").utf8)))
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(256)
+        var first = true
+        func separate() { if first { first = false } else { buffer.append(0x1F) } }
+        func add(_ s: String?) {
+            separate()
+            if let s { buffer.append(contentsOf: s.utf8) } else { buffer.append(0) }
+        }
+        func add(_ d: CalendarDate?) {
+            separate()
+            if let d { CopyText.iso(d, into: &buffer) } else { buffer.append(0) }
+        }
+        add(creditorReference)
+        add(invoiceNumber)
+        add(issueDate)
+        add(dueDate as CalendarDate?)
+        add(String(principalMinor))
+        add(currency)
+        add(debtorKind)
+        add(debtorName)
+        add(firstName)
+        add(lastName)
+        add(siren)
+        add(birthDate)
+        add(email)
+        add(phone)
+        add(addressLine1)
+        add(addressLine2)
+        add(postalCode)
+        add(city)
+        add(country)
+        add(timeZone)
+        add(language)
+        return Array(SHA256.hash(data: buffer))
     }
 }
 
@@ -327,18 +385,26 @@ public struct PlacementRowValidator: Sendable {
     }
 }
 
-/// Writes staged rows in PostgreSQL's COPY text format.
+/// Writes staged rows in PostgreSQL's COPY text format, straight into bytes.
 enum CopyText {
     static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func escape(_ s: String, into out: inout [UInt8]) {
-        for b in s.utf8 {
-            switch b {
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x09: out += [0x5C, 0x74]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { bytes in
+            // Most fields need no escaping: copy them whole.
+            if !bytes.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for b in bytes {
+                switch b {
+                case 0x5C: out += [0x5C, 0x5C]
+                case 0x09: out += [0x5C, 0x74]
+                case 0x0A: out += [0x5C, 0x6E]
+                case 0x0D: out += [0x5C, 0x72]
+                default: out.append(b)
+                }
             }
         }
     }
@@ -347,34 +413,104 @@ enum CopyText {
         if let s { escape(s, into: &out) } else { out += [0x5C, 0x4E] }
     }
 
+    static func number(_ n: Int, into out: inout [UInt8]) {
+        if n < 0 { out.append(0x2D) }
+        var m = n.magnitude
+        var digits: [UInt8] = []
+        repeat {
+            digits.append(0x30 + UInt8(m % 10))
+            m /= 10
+        } while m > 0
+        out.append(contentsOf: digits.reversed())
+    }
+
+    /// `YYYY-MM-DD`, as `CalendarDate.description` writes it.
+    static func iso(_ d: CalendarDate, into out: inout [UInt8]) {
+        func two(_ n: Int) {
+            out.append(0x30 + UInt8(n / 10 % 10))
+            out.append(0x30 + UInt8(n % 10))
+        }
+        two(d.year / 100)
+        two(d.year % 100)
+        out.append(0x2D)
+        two(d.month)
+        out.append(0x2D)
+        two(d.day)
+    }
+
+    static func date(_ d: CalendarDate?, into out: inout [UInt8]) {
+        if let d { iso(d, into: &out) } else { out += [0x5C, 0x4E] }
+    }
+
     static let columns =
         "creditor_id, placement_id, row_number, reject_field, reject_reason, creditor_reference, invoice_number, issue_date, due_date, "
         + "principal_minor, currency, debtor_kind, debtor_name, first_name, last_name, siren, birth_date, email, phone, address_line1, "
-        + "address_line2, postal_code, city, country, time_zone, language, row_hash, match_keys, group_key"
+        + "address_line2, postal_code, city, country, time_zone, language, row_hash, match_keys, group_key, claim_id, debtor_id, case_id"
 
-    static func line(creditor: String, placement: String, _ row: StagedRow, into out: inout [UInt8]) {
-        var hex = Array("\\\\x".utf8)
+    static func line(creditor: String, placement: String, _ row: StagedRow, ids: inout PlacementIDs, into out: inout [UInt8]) {
+        let tab: UInt8 = 0x09
+        out.append(contentsOf: creditor.utf8)
+        out.append(tab)
+        out.append(contentsOf: placement.utf8)
+        out.append(tab)
+        number(row.rowNumber, into: &out)
+        out += [tab, 0x5C, 0x4E, tab, 0x5C, 0x4E, tab]  // not rejected
+        escape(row.creditorReference, into: &out)
+        out.append(tab)
+        escape(row.invoiceNumber, into: &out)
+        out.append(tab)
+        date(row.issueDate, into: &out)
+        out.append(tab)
+        iso(row.dueDate, into: &out)
+        out.append(tab)
+        number(row.principalMinor, into: &out)
+        for text in [row.currency, row.debtorKind, row.debtorName, row.firstName, row.lastName, row.siren] as [String?] {
+            out.append(tab)
+            field(text, into: &out)
+        }
+        out.append(tab)
+        date(row.birthDate, into: &out)
+        for text in [row.email, row.phone, row.addressLine1, row.addressLine2, row.postalCode, row.city, row.country, row.timeZone, row.language] as [String?] {
+            out.append(tab)
+            field(text, into: &out)
+        }
+        out.append(tab)
+        out += [0x5C, 0x5C, 0x78]  // \\x: bytea hex, escaped for COPY
         for byte in row.hash {
-            hex.append(hexDigits[Int(byte >> 4)])
-            hex.append(hexDigits[Int(byte & 0x0f)])
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0f)])
         }
-        let keys = "{" + row.matchKeys.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
-        let values: [String?] = [
-            creditor, placement, String(row.rowNumber), nil, nil, row.creditorReference, row.invoiceNumber, row.issueDate?.description,
-            row.dueDate.description, String(row.principalMinor), row.currency, row.debtorKind, row.debtorName, row.firstName, row.lastName,
-            row.siren, row.birthDate?.description, row.email, row.phone, row.addressLine1, row.addressLine2, row.postalCode, row.city,
-            row.country, row.timeZone, row.language,
-        ]
-        for (i, v) in values.enumerated() {
-            if i > 0 { out.append(0x09) }
-            field(v, into: &out)
+        out.append(tab)
+        // The keys as a text[] literal: {"k1","k2"}, quotes and backslashes escaped for the
+        // array, then backslashes escaped again for COPY.
+        let keys = row.matchKeys
+        out.append(0x7B)
+        for (i, key) in keys.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out.append(0x22)
+            for b in key.utf8 {
+                switch b {
+                case 0x5C: out += [0x5C, 0x5C, 0x5C, 0x5C]
+                case 0x22: out += [0x5C, 0x5C, 0x22]
+                case 0x09: out += [0x5C, 0x74]
+                case 0x0A: out += [0x5C, 0x6E]
+                case 0x0D: out += [0x5C, 0x72]
+                default: out.append(b)
+                }
+            }
+            out.append(0x22)
         }
-        out.append(0x09)
-        out += hex  // already escaped for COPY: \\x...
-        out.append(0x09)
-        escape(keys, into: &out)
-        out.append(0x09)
-        escape(row.groupKey, into: &out)
+        out.append(0x7D)
+        out.append(tab)
+        let group = keys.first ?? "ref:" + row.creditorReference
+        escape(group, into: &out)
+        out.append(tab)
+        PlacementIDs.write(ids.claim(row: row.rowNumber), into: &out)
+        let (debtor, case_) = ids.debtorAndCase(group: group, currency: row.currency)
+        out.append(tab)
+        PlacementIDs.write(debtor, into: &out)
+        out.append(tab)
+        PlacementIDs.write(case_, into: &out)
         out.append(0x0A)
     }
 
@@ -384,7 +520,7 @@ enum CopyText {
             if i > 0 { out.append(0x09) }
             field(v, into: &out)
         }
-        for _ in 0..<24 { out += [0x09, 0x5C, 0x4E] }
+        for _ in 0..<27 { out += [0x09, 0x5C, 0x4E] }
         out.append(0x0A)
     }
 }

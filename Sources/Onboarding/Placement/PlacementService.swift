@@ -103,7 +103,8 @@ public struct PlacementService: Sendable {
                     today: CalendarDate(Date()))
                 let rows = PlacementCopyStream(
                     base: body, format: format, validator: validator, creditor: creditor.uuidString.lowercased(),
-                    placement: id.uuidString.lowercased(), maxBytes: maxBytes, tally: tally)
+                    placement: id.uuidString.lowercased(), maxBytes: maxBytes, tally: tally,
+                    ids: PlacementIDs(placement: id, defaultCurrency: validator.defaultCurrency))
                 try await tx.copyFrom(SQL(unsafeRaw: "COPY placement_rows (\(CopyText.columns)) FROM STDIN"), chunks: rows)
                 guard tally.received > 0 else {
                     throw Problem.validation([.init(field: "file", reason: "has no data rows")])
@@ -148,6 +149,14 @@ public struct PlacementService: Sendable {
     public func processNext() async throws -> UUID? {
         var taken: (creditor: UUID, placement: UUID)? = nil
         do {
+            // Fresh statistics for the staged rows (see Migrations/0005), when there is work.
+            let waiting = try await pool.transaction(as: .system) { tx in
+                try await tx.one("SELECT EXISTS (SELECT 1 FROM placements WHERE status = 'staged') AS waiting")!.decode(Bool.self, "waiting")
+            }
+            guard waiting else { return nil }
+            try await pool.transaction(as: .system, .init(statementTimeout: .seconds(600))) { tx in
+                try await tx.query("SELECT placement_rows_analyze()")
+            }
             return try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> UUID? in
                 guard let next = try await tx.one(
                     "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
@@ -200,22 +209,121 @@ public struct PlacementService: Sendable {
     func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws {
         // One merge per creditor at a time: two placements of one creditor may share debtors.
         try await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("placement:" + c.uuidString.lowercased()), 0))")
+        // Sorts and hashes over a whole placement stay in memory (this transaction only).
+        try await tx.execute("SET LOCAL work_mem = '256MB'")
         let scope: SQL = "creditor_id = \(c) AND placement_id = \(p)"
-        // Rows refused while streaming.
+        // A reference twice in one file: the first row counts, the others are refused.
+        try await tx.execute(
+            """
+            UPDATE placement_rows r SET reject_field = 'creditor_reference',
+                   reject_reason = 'appears again in this file (first at row ' || d.first_row || ')'
+            FROM (SELECT row_number, min(row_number) OVER (PARTITION BY creditor_reference) AS first_row
+                  FROM placement_rows WHERE \(scope) AND reject_field IS NULL) d
+            WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = d.row_number AND d.row_number > d.first_row
+            """)
+        // Rows refused while streaming, and repeated references.
         try await tx.execute(
             """
             INSERT INTO placement_rejects (creditor_id, placement_id, row_number, field, reason)
             SELECT creditor_id, placement_id, row_number, reject_field, reject_reason FROM placement_rows WHERE \(scope) AND reject_field IS NOT NULL
             """)
-        // A reference twice in one file: the first row counts, the others are refused.
+        let counts: (accepted: Int, updated: Int, unchanged: Int)
+        if try await meetsKnownData(creditor: c, placement: p, in: tx) {
+            counts = try await mergeWithKnown(creditor: c, placement: p, in: tx)
+        } else {
+            counts = try await mergeAllNew(creditor: c, placement: p, in: tx)
+        }
         try await tx.execute(
             """
-            INSERT INTO placement_rejects (creditor_id, placement_id, row_number, field, reason)
-            SELECT \(c), \(p), row_number, 'creditor_reference', 'appears again in this file (first at row ' || first_row || ')'
-            FROM (SELECT row_number, min(row_number) OVER (PARTITION BY creditor_reference) AS first_row
-                  FROM placement_rows WHERE \(scope) AND reject_field IS NULL) d
-            WHERE row_number > first_row
+            UPDATE placements SET status = 'completed', completed_at = now(), attempts = attempts + 1,
+                   accepted = \(counts.accepted), updated = \(counts.updated), unchanged = \(counts.unchanged),
+                   rejected = (SELECT count(DISTINCT row_number) FROM placement_rejects WHERE creditor_id = \(c) AND placement_id = \(p))
+            WHERE creditor_id = \(c) AND id = \(p)
             """)
+        // Staged rows hold personal data: gone once merged.
+        try await tx.execute("DELETE FROM placement_rows WHERE \(scope)")
+    }
+
+    /// Whether any good row of the placement names a claim already placed, or identifies a
+    /// debtor already known. A creditor's first placement, or a batch of new debtors, meets
+    /// nothing, and takes the plain path.
+    func meetsKnownData(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> Bool {
+        let rows: SQL = "FROM placement_rows r WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.reject_field IS NULL"
+        let known = try await tx.one(
+            """
+            SELECT EXISTS (SELECT 1 FROM claims WHERE creditor_id = \(c)) AS claims,
+                   EXISTS (SELECT 1 FROM debtor_keys WHERE creditor_id = \(c)) AS debtors
+            """)!
+        if try known.decode(Bool.self, "claims") {
+            let hit = try await tx.one(
+                """
+                SELECT EXISTS (SELECT 1 \(rows) AND EXISTS (
+                    SELECT 1 FROM claims cl WHERE cl.creditor_id = \(c) AND cl.creditor_reference = r.creditor_reference)) AS hit
+                """)!
+            if try hit.decode(Bool.self, "hit") { return true }
+        }
+        if try known.decode(Bool.self, "debtors") {
+            let hit = try await tx.one(
+                """
+                SELECT EXISTS (SELECT 1 \(rows) AND EXISTS (
+                    SELECT 1 FROM debtor_keys dk WHERE dk.creditor_id = \(c) AND dk.key = ANY(r.match_keys))) AS hit
+                """)!
+            if try hit.decode(Bool.self, "hit") { return true }
+        }
+        return false
+    }
+
+    /// Every good row is a new claim of a new debtor: the ids minted at upload hold, and rows
+    /// move by plain INSERT ... SELECT, one pass over the staged rows per table.
+    func mergeAllNew(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> (accepted: Int, updated: Int, unchanged: Int) {
+        let good: SQL = "creditor_id = \(c) AND placement_id = \(p) AND reject_field IS NULL"
+        // One debtor per identifier group, described by its first row, with the emails and
+        // phones of all its rows.
+        try await tx.execute(
+            """
+            INSERT INTO debtors (creditor_id, id, kind, name, first_name, last_name, siren, birth_date, emails, phones,
+                                 address_line1, address_line2, postal_code, city, country, time_zone, language)
+            SELECT \(c), r.debtor_id, r.debtor_kind, r.debtor_name, r.first_name, r.last_name, r.siren, r.birth_date, g.emails, g.phones,
+                   r.address_line1, r.address_line2, r.postal_code, r.city, r.country, r.time_zone, r.language
+            FROM (SELECT debtor_id, min(row_number) AS first_row,
+                         coalesce(array_agg(DISTINCT email ORDER BY email) FILTER (WHERE email IS NOT NULL), '{}') AS emails,
+                         coalesce(array_agg(DISTINCT phone ORDER BY phone) FILTER (WHERE phone IS NOT NULL), '{}') AS phones
+                  FROM placement_rows WHERE \(good) GROUP BY debtor_id) g
+            JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = g.first_row
+            """)
+        // One case per debtor and currency, with its totals.
+        try await tx.execute(
+            """
+            INSERT INTO cases (creditor_id, id, debtor_id, currency, first_placement_id, principal_minor, balance_minor, oldest_due_date)
+            SELECT \(c), case_id, debtor_id, currency, \(p), sum(principal_minor), sum(principal_minor), min(due_date)
+            FROM placement_rows WHERE \(good) GROUP BY case_id, debtor_id, currency
+            """)
+        let accepted = try await tx.execute(
+            """
+            INSERT INTO claims (creditor_id, id, case_id, debtor_id, creditor_reference, invoice_number, issue_date, due_date,
+                                principal_minor, balance_minor, currency, row_hash, first_placement_id, last_placement_id)
+            SELECT \(c), claim_id, case_id, debtor_id, creditor_reference, invoice_number, issue_date, due_date,
+                   principal_minor, principal_minor, currency, row_hash, \(p), \(p)
+            FROM placement_rows WHERE \(good)
+            """)
+        // An identifier given by two new debtors stays with the first.
+        try await tx.execute(
+            """
+            INSERT INTO debtor_keys (creditor_id, key, debtor_id)
+            SELECT \(c), k, debtor_id FROM placement_rows, unnest(match_keys) AS k WHERE \(good)
+            ON CONFLICT DO NOTHING
+            """)
+        try await tx.execute(
+            """
+            INSERT INTO placement_outcomes (creditor_id, placement_id, row_number, creditor_reference, outcome, claim_id, case_id)
+            SELECT \(c), \(p), row_number, creditor_reference, 'accepted', claim_id, case_id FROM placement_rows WHERE \(good)
+            """)
+        return (accepted, 0, 0)
+    }
+
+    /// Rows that may name placed claims or known debtors: a working table pairs each row
+    /// with what exists, then debtors, cases and claims are matched, opened or updated.
+    func mergeWithKnown(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> (accepted: Int, updated: Int, unchanged: Int) {
         // The working set: each good row with what already exists for its reference.
         try await tx.execute(
             """
@@ -223,12 +331,11 @@ public struct PlacementService: Sendable {
             SELECT r.row_number, r.creditor_reference, r.row_hash, r.group_key, r.match_keys, r.currency,
                    c.id AS claim_id, c.case_id AS existing_case_id, c.row_hash AS old_hash, c.status AS claim_status,
                    c.currency AS old_currency, cs.status AS case_status,
-                   NULL::uuid AS debtor_id, NULL::uuid AS case_id, gen_random_uuid() AS new_claim_id
+                   NULL::uuid AS debtor_id, NULL::uuid AS case_id, r.claim_id AS new_claim_id
             FROM placement_rows r
             LEFT JOIN claims c ON c.creditor_id = \(c) AND c.creditor_reference = r.creditor_reference
             LEFT JOIN cases cs ON cs.creditor_id = \(c) AND cs.id = c.case_id
             WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.reject_field IS NULL
-              AND NOT EXISTS (SELECT 1 FROM placement_rejects j WHERE j.creditor_id = \(c) AND j.placement_id = \(p) AND j.row_number = r.row_number)
             """)
         // A claim keeps its currency.
         try await tx.execute(
@@ -378,17 +485,13 @@ public struct PlacementService: Sendable {
                 WHERE cs.creditor_id = \(c) AND cs.id = t.case_id
                 """)
         }
-        try await tx.execute(
+        let outcome = try await tx.one(
             """
-            UPDATE placements SET status = 'completed', completed_at = now(), attempts = attempts + 1,
-                   accepted = (SELECT count(*) FROM m WHERE claim_id IS NULL),
-                   updated = (SELECT count(*) FROM placement_outcomes WHERE creditor_id = \(c) AND placement_id = \(p) AND outcome = 'updated'),
-                   unchanged = (SELECT count(*) FROM placement_outcomes WHERE creditor_id = \(c) AND placement_id = \(p) AND outcome IN ('unchanged', 'closed')),
-                   rejected = (SELECT count(DISTINCT row_number) FROM placement_rejects WHERE creditor_id = \(c) AND placement_id = \(p))
-            WHERE creditor_id = \(c) AND id = \(p)
-            """)
-        // Staged rows hold personal data: gone once merged.
-        try await tx.execute("DELETE FROM placement_rows WHERE \(scope)")
+            SELECT count(*) FILTER (WHERE outcome = 'accepted') AS accepted, count(*) FILTER (WHERE outcome = 'updated') AS updated,
+                   count(*) FILTER (WHERE outcome IN ('unchanged', 'closed')) AS unchanged
+            FROM placement_outcomes WHERE creditor_id = \(c) AND placement_id = \(p)
+            """)!
+        return (try outcome.decode(Int.self, "accepted"), try outcome.decode(Int.self, "updated"), try outcome.decode(Int.self, "unchanged"))
     }
 
     // MARK: - Reading

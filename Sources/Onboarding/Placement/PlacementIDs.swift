@@ -1,0 +1,88 @@
+import Crypto
+import Foundation
+
+/// The ids a staged row will have once merged, minted while the file streams in.
+///
+/// * A claim's id is time-ordered (RFC 9562 version 7): the placement's millisecond, then the
+///   row number, then random bits. A placement's claims land at the right edge of the indexes,
+///   in order, instead of all over them.
+/// * A new debtor's id, and its case's, are derived from the placement and the row's identifier
+///   group (RFC 9562 version 8, same time prefix): every row of one debtor agrees on them
+///   without a lookup, so the merge of rows that meet nothing already known needs no join.
+///   Rows that turn out to belong to a known debtor are given that debtor by the merge instead.
+struct PlacementIDs {
+    let millis: UInt64
+    let salt: [UInt8]
+    let defaultCurrency: String
+    var state: UInt64
+
+    init(placement: UUID, defaultCurrency: String, at date: Date = Date()) {
+        millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        salt = withUnsafeBytes(of: placement.uuid) { Array($0) }
+        self.defaultCurrency = defaultCurrency
+        state = UInt64.random(in: .min ... .max)
+    }
+
+    /// SplitMix64: uniqueness comes from the time prefix and the row number; these bits only
+    /// keep ids from being guessed in sequence.
+    mutating func random() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    private func prefix(into bytes: inout [UInt8]) {
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
+    }
+
+    mutating func claim(row: Int) -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: 16)
+        prefix(into: &b)
+        let r = UInt32(truncatingIfNeeded: row)
+        let x = random()
+        b[6] = 0x70 | UInt8(r >> 28)
+        b[7] = UInt8(truncatingIfNeeded: r >> 20)
+        b[8] = 0x80 | UInt8(truncatingIfNeeded: (r >> 14) & 0x3F)
+        b[9] = UInt8(truncatingIfNeeded: r >> 6)
+        b[10] = UInt8(truncatingIfNeeded: (r & 0x3F) << 2) | UInt8(truncatingIfNeeded: x & 0x03)
+        for i in 11..<16 { b[i] = UInt8(truncatingIfNeeded: x >> (8 * UInt64(i - 9))) }
+        return b
+    }
+
+    /// (debtor id, case id) for a row of identifier group `group` in `currency`.
+    func debtorAndCase(group: String, currency: String) -> ([UInt8], [UInt8]) {
+        var hasher = SHA256()
+        hasher.update(data: salt)
+        hasher.update(data: Array(group.utf8))
+        let digest = Array(hasher.finalize())
+        var caseDigest = Array(digest[16..<32])
+        if currency != defaultCurrency {
+            var h = SHA256()
+            h.update(data: digest)
+            h.update(data: Array(currency.utf8))
+            caseDigest = Array(h.finalize().prefix(16))
+        }
+        return (shaped(Array(digest[0..<16])), shaped(caseDigest))
+    }
+
+    private func shaped(_ hash: [UInt8]) -> [UInt8] {
+        var b = hash
+        prefix(into: &b)
+        b[6] = 0x80 | (b[6] & 0x0F)
+        b[8] = 0x80 | (b[8] & 0x3F)
+        return b
+    }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Writes the canonical text form (`8-4-4-4-12`, lower case).
+    static func write(_ id: [UInt8], into out: inout [UInt8]) {
+        for (i, byte) in id.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(0x2D) }
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0F)])
+        }
+    }
+}
