@@ -18,6 +18,15 @@ public enum Validators {
     }
 
     static func digits(_ text: String) -> [UInt8]? {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            var out: [UInt8] = []
+            out.reserveCapacity(16)
+            for b in text.utf8 where !(b == 0x20 || (b >= 0x09 && b <= 0x0D) || b == 0x2E || b == 0x2D) {
+                guard b >= 0x30 && b <= 0x39 else { return nil }
+                out.append(b - 0x30)
+            }
+            return out.isEmpty ? nil : out
+        }
         let compact = text.filter { !$0.isWhitespace && $0 != "." && $0 != "-" }
         guard !compact.isEmpty, compact.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return compact.unicodeScalars.map { UInt8($0.value - 48) }
@@ -26,7 +35,7 @@ public enum Validators {
     /// A SIREN (9 digits, Luhn), spaces allowed: returns the 9 digits or nil.
     public static func siren(_ text: String) -> String? {
         guard let d = digits(text), d.count == 9, luhn(d) else { return nil }
-        return d.map(String.init).joined()
+        return String(decoding: d.map { $0 + 0x30 }, as: UTF8.self)
     }
 
     /// A SIRET (14 digits, Luhn; La Poste's establishments use a digit-sum rule).
@@ -182,6 +191,12 @@ public enum Validators {
         guard let first = bytes.first, let last = bytes.last else { return text }
         func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
         if !isSpace(first) && !isSpace(last) && first < 0x80 && last < 0x80 { return text }
+        // Accented last letters (`Chloé`) are common: look at the scalars at both ends first.
+        if let head = text.unicodeScalars.first, let tail = text.unicodeScalars.last,
+            !head.properties.isWhitespace && !tail.properties.isWhitespace
+        {
+            return text
+        }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

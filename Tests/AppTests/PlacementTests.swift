@@ -222,6 +222,16 @@ struct PlacementTests {
             let ack = try await client.call(.get, "/v1/placements/\(done["id"] as! String)/acknowledgement?format=json", bearer: s.token)
             let outcomes = (try JSONSerialization.jsonObject(with: Data(ack.text.utf8)) as? [[String: Any]])?.map { $0["outcome"] as? String }
             #expect(outcomes == ["accepted", "accepted", "accepted", "accepted"])
+            // Deleting a debtor (erasure) takes its identifiers with it; a creditor is never deleted.
+            let alphaID = UUID(uuidString: debtors[0])!
+            _ = try await fixtures.admin.query("DELETE FROM claims WHERE creditor_id = \(s.creditor) AND debtor_id = \(alphaID)")
+            _ = try await fixtures.admin.query("DELETE FROM cases WHERE creditor_id = \(s.creditor) AND debtor_id = \(alphaID)")
+            _ = try await fixtures.admin.query("DELETE FROM debtors WHERE creditor_id = \(s.creditor) AND id = \(alphaID)")
+            let left = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM debtor_keys WHERE creditor_id = \(s.creditor) AND debtor_id = \(alphaID)")!
+            #expect(try left.decode(Int.self, "n") == 0)
+            let others = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM debtor_keys WHERE creditor_id = \(s.creditor)")!
+            #expect(try others.decode(Int.self, "n") > 0)
+            await #expect(throws: PostgresError.self) { _ = try await fixtures.admin.query("DELETE FROM creditors WHERE id = \(s.creditor)") }
         }
     }
 

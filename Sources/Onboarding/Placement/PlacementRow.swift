@@ -315,8 +315,8 @@ public struct PlacementRowValidator: Sendable {
         if !nameOK { return reject(.debtorName, "must be at most 200 characters on one line") }
         var siren: String? = nil
         if let s = get(.siren) {
-            let digits = s.filter(\.isNumber)
-            guard let valid = digits.count == 14 ? Validators.siret(digits).map({ String($0.prefix(9)) }) : Validators.siren(s) else {
+            let digitCount = s.utf8.allSatisfy({ $0 < 0x80 }) ? s.utf8.reduce(0) { $0 + ($1 >= 0x30 && $1 <= 0x39 ? 1 : 0) } : s.filter(\.isNumber).count
+            guard let valid = digitCount == 14 ? Validators.siret(s.filter(\.isNumber)).map({ String($0.prefix(9)) }) : Validators.siren(s) else {
                 return reject(.siren, "is not a valid SIREN or SIRET (checksum)")
             }
             siren = valid
@@ -464,16 +464,27 @@ enum CopyText {
         iso(row.dueDate, into: &out)
         out.append(tab)
         number(row.principalMinor, into: &out)
-        for text in [row.currency, row.debtorKind, row.debtorName, row.firstName, row.lastName, row.siren] as [String?] {
+        func next(_ text: String?) {
             out.append(tab)
             field(text, into: &out)
         }
+        next(row.currency)
+        next(row.debtorKind)
+        next(row.debtorName)
+        next(row.firstName)
+        next(row.lastName)
+        next(row.siren)
         out.append(tab)
         date(row.birthDate, into: &out)
-        for text in [row.email, row.phone, row.addressLine1, row.addressLine2, row.postalCode, row.city, row.country, row.timeZone, row.language] as [String?] {
-            out.append(tab)
-            field(text, into: &out)
-        }
+        next(row.email)
+        next(row.phone)
+        next(row.addressLine1)
+        next(row.addressLine2)
+        next(row.postalCode)
+        next(row.city)
+        next(row.country)
+        next(row.timeZone)
+        next(row.language)
         out.append(tab)
         out += [0x5C, 0x5C, 0x78]  // \\x: bytea hex, escaped for COPY
         for byte in row.hash {

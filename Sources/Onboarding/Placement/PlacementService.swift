@@ -296,7 +296,7 @@ public struct PlacementService: Sendable {
             """
             INSERT INTO cases (creditor_id, id, debtor_id, currency, first_placement_id, principal_minor, balance_minor, oldest_due_date)
             SELECT \(c), case_id, debtor_id, currency, \(p), sum(principal_minor), sum(principal_minor), min(due_date)
-            FROM placement_rows WHERE \(good) GROUP BY case_id, debtor_id, currency
+            FROM placement_rows WHERE \(good) GROUP BY case_id, debtor_id, currency ORDER BY case_id
             """)
         let accepted = try await tx.execute(
             """
@@ -306,12 +306,13 @@ public struct PlacementService: Sendable {
                    principal_minor, principal_minor, currency, row_hash, \(p), \(p)
             FROM placement_rows WHERE \(good)
             """)
-        // An identifier given by two new debtors stays with the first.
+        // An identifier given by two new debtors stays with the first. None is known yet
+        // (`meetsKnownData`), and merges of one creditor are serialised: no conflict to handle.
         try await tx.execute(
             """
             INSERT INTO debtor_keys (creditor_id, key, debtor_id)
-            SELECT \(c), k, debtor_id FROM placement_rows, unnest(match_keys) AS k WHERE \(good)
-            ON CONFLICT DO NOTHING
+            SELECT DISTINCT ON (k) \(c), k, debtor_id FROM placement_rows, unnest(match_keys) AS k WHERE \(good)
+            ORDER BY k, row_number
             """)
         try await tx.execute(
             """
