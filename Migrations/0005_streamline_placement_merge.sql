@@ -59,3 +59,14 @@ CREATE TRIGGER debtors_delete_keys AFTER DELETE ON debtors REFERENCING OLD TABLE
     FOR EACH STATEMENT EXECUTE FUNCTION debtors_delete_keys();
 -- Finding a debtor's identifiers (erasure, access requests) without a foreign key's index.
 CREATE INDEX debtor_keys_debtor_idx ON debtor_keys (creditor_id, debtor_id);
+
+-- Identifiers are compared byte for byte, never sorted for people: the "C" collation makes
+-- their sorts and index comparisons plain memcmp instead of locale-aware (several times
+-- faster on the million-row sorts and index builds of a merge).
+ALTER TABLE debtor_keys ALTER COLUMN key TYPE text COLLATE "C";
+ALTER TABLE claims ALTER COLUMN creditor_reference TYPE text COLLATE "C";
+ALTER TABLE placement_outcomes ALTER COLUMN creditor_reference TYPE text COLLATE "C";
+ALTER TABLE placement_rows
+    ALTER COLUMN creditor_reference TYPE text COLLATE "C",
+    ALTER COLUMN group_key TYPE text COLLATE "C",
+    ALTER COLUMN match_keys TYPE text[] COLLATE "C";

@@ -50,9 +50,27 @@ api_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
 peak_kb=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
 counts=$(psql "$admin_db" -qtAc "SELECT status || ' received=' || received || ' accepted=' || accepted || ' rejected=' || rejected FROM placements WHERE id = '$id'")
 
+# The floor for this schema: the rows the placement produced (debtors, cases, claims,
+# identifiers, acknowledgement), written by psql \copy into tables with the same columns,
+# indexes, checks and foreign keys (no row-level security), in the same order of tables.
+floor_s=""
+if [ -z "${SKIP_FLOOR:-}" ]; then
+  tables="debtors cases claims debtor_keys placement_outcomes"
+  for t in $tables; do
+    psql "$admin_db" -qc "\\copy (SELECT * FROM $t WHERE creditor_id = '$creditor') TO '$dir/$t.tsv'"
+    psql "$admin_db" -qc "CREATE TABLE floor_$t (LIKE $t INCLUDING ALL)"
+  done
+  psql "$admin_db" -qc "ALTER TABLE floor_cases ADD FOREIGN KEY (creditor_id, debtor_id) REFERENCES floor_debtors (creditor_id, id)" \
+    -c "ALTER TABLE floor_claims ADD FOREIGN KEY (creditor_id, case_id) REFERENCES floor_cases (creditor_id, id)"
+  start=$(date +%s.%N)
+  for t in $tables; do psql "$admin_db" -qc "\\copy floor_$t FROM '$dir/$t.tsv'"; done
+  floor_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+fi
+
 echo "rows:                 $rows ($((bytes / 1048576)) MiB)"
 echo "psql \\copy:           ${copy_s}s"
 echo "API upload (staged):  ${staged_s}s"
 echo "API placement total:  ${api_s}s   ratio $(awk "BEGIN {printf \"%.2f\", $api_s / $copy_s}")x"
+[ -n "$floor_s" ] && echo "floor, same final rows: ${floor_s}s (psql \\copy into tables like debtors, cases, claims, debtor_keys, placement_outcomes; API/floor $(awk "BEGIN {printf \"%.2f\", $api_s / $floor_s}")x)"
 echo "server RSS:           start $((rss_start / 1024)) MiB, peak $((peak_kb / 1024)) MiB"
 echo "placement:            $counts"
