@@ -50,6 +50,20 @@ api_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
 peak_kb=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
 counts=$(psql "$admin_db" -qtAc "SELECT status || ' received=' || received || ' accepted=' || accepted || ' rejected=' || rejected FROM placements WHERE id = '$id'")
 
+# PLACE_AGAIN=1: the same file placed a second time (every row already placed: the general
+# merge path, every row comes back unchanged).
+again_s=""
+again_counts=""
+if [ -n "${PLACE_AGAIN:-}" ]; then
+  start=$(date +%s.%N)
+  id2=$(curl -sk -H "authorization: Bearer ${prefix}_${secret}" -H 'content-type: text/csv' --data-binary @"$file" \
+    "https://127.0.0.1:$RELANCE_PORT/v1/creditors/$creditor/placements" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  until [ "$(psql "$admin_db" -qtAc "SELECT status FROM placements WHERE id = '$id2'")" != "staged" ]; do sleep 0.2; done
+  again_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+  again_counts=$(psql "$admin_db" -qtAc "SELECT status || ' accepted=' || accepted || ' unchanged=' || unchanged || ' updated=' || updated FROM placements WHERE id = '$id2'")
+  peak_kb=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
+fi
+
 # The floor for this schema: the rows the placement produced (debtors, cases, claims,
 # identifiers, acknowledgement), written by psql \copy into tables with the same columns,
 # indexes, checks and foreign keys (no row-level security), in the same order of tables.
@@ -74,3 +88,5 @@ echo "API placement total:  ${api_s}s   ratio $(awk "BEGIN {printf \"%.2f\", $ap
 [ -n "$floor_s" ] && echo "floor, same final rows: ${floor_s}s (psql \\copy into tables like debtors, cases, claims, debtor_keys, placement_outcomes; API/floor $(awk "BEGIN {printf \"%.2f\", $api_s / $floor_s}")x)"
 echo "server RSS:           start $((rss_start / 1024)) MiB, peak $((peak_kb / 1024)) MiB"
 echo "placement:            $counts"
+[ -n "$again_s" ] && echo "placed again:         ${again_s}s   $again_counts"
+true

@@ -149,15 +149,17 @@ public struct PlacementService: Sendable {
     public func processNext() async throws -> UUID? {
         var taken: (creditor: UUID, placement: UUID)? = nil
         do {
-            // Fresh statistics for the staged rows (see Migrations/0005), when there is work.
+            // Fresh statistics for the staged rows and the tables merged into (Migrations/0005
+            // and 0006), when there is a placement no other worker holds (a node waiting on
+            // another's merge skips them).
             let waiting = try await pool.transaction(as: .system) { tx in
-                try await tx.one("SELECT EXISTS (SELECT 1 FROM placements WHERE status = 'staged') AS waiting")!.decode(Bool.self, "waiting")
+                try await tx.one("SELECT id FROM placements WHERE status = 'staged' LIMIT 1 FOR UPDATE SKIP LOCKED") != nil
             }
             guard waiting else { return nil }
             try await pool.transaction(as: .system, .init(statementTimeout: .seconds(600))) { tx in
-                try await tx.query("SELECT placement_rows_analyze()")
+                try await tx.query("SELECT placement_merge_analyze()")
             }
-            return try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> UUID? in
+            let merged = try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, Int)? in
                 guard let next = try await tx.one(
                     "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
                 else { return nil }
@@ -167,12 +169,21 @@ public struct PlacementService: Sendable {
                 // From here on, act for that creditor only: row-level security confines every statement.
                 try await tx.query(
                     "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
-                try await merge(creditor: creditor, placement: placement, in: tx)
+                let written = try await merge(creditor: creditor, placement: placement, in: tx)
                 try await AuditLog.append(
                     AuditEntry(action: "placement.merge", objectType: "placement", objectID: placement.uuidString.lowercased(), creditorID: creditor),
                     actor: .system, requestID: nil, in: tx)
-                return placement
+                return (placement, written)
             }
+            guard let (placement, written) = merged else { return nil }
+            if written >= 1000 {
+                // A large merge changed the tables the next one reads: their statistics now,
+                // rather than when autovacuum comes by (see Migrations/0006).
+                try await pool.transaction(as: .system, .init(statementTimeout: .seconds(600))) { tx in
+                    try await tx.query("SELECT placement_tables_analyze()")
+                }
+            }
+            return placement
         } catch let error as PostgresError
             where !error.isConnectionLoss && error.kind != .poolClosed && error.kind != .commitOutcomeUnknown
             && !(error.code == .queryCanceled && Task.isCancelled)
@@ -206,7 +217,8 @@ public struct PlacementService: Sendable {
         }
     }
 
-    func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws {
+    /// - Returns: how many claims it inserted or updated.
+    func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> Int {
         // One merge per creditor at a time: two placements of one creditor may share debtors.
         try await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("placement:" + c.uuidString.lowercased()), 0))")
         // Sorts and hashes over a whole placement stay in memory (this transaction only).
@@ -242,6 +254,7 @@ public struct PlacementService: Sendable {
             """)
         // Staged rows hold personal data: gone once merged.
         try await tx.execute("DELETE FROM placement_rows WHERE \(scope)")
+        return counts.accepted + counts.updated
     }
 
     /// Whether any good row of the placement names a claim already placed, or identifies a
@@ -410,6 +423,7 @@ public struct PlacementService: Sendable {
             INSERT INTO debtor_keys (creditor_id, key, debtor_id)
             SELECT \(c), k, coalesce(m.debtor_id, cl.debtor_id) FROM m
             LEFT JOIN claims cl ON cl.creditor_id = \(c) AND cl.id = m.claim_id, unnest(m.match_keys) AS k
+            WHERE m.claim_id IS NULL OR m.old_hash <> m.row_hash  -- an unchanged row gave its identifiers already
             ON CONFLICT DO NOTHING
             """)
         // Cases: join the known debtor's live case in that currency, or open one.
