@@ -71,7 +71,9 @@ floor_s=""
 if [ -z "${SKIP_FLOOR:-}" ]; then
   tables="debtors cases claims debtor_keys placement_outcomes"
   for t in $tables; do
-    psql "$admin_db" -qc "\\copy (SELECT * FROM $t WHERE creditor_id = '$creditor') TO '$dir/$t.tsv'"
+    only="creditor_id = '$creditor'"
+    [ "$t" = placement_outcomes ] && only="$only AND placement_id = '$id'"  # the first placement's
+    psql "$admin_db" -qc "\\copy (SELECT * FROM $t WHERE $only) TO '$dir/$t.tsv'"
     psql "$admin_db" -qc "CREATE TABLE floor_$t (LIKE $t INCLUDING ALL)"
   done
   psql "$admin_db" -qc "ALTER TABLE floor_cases ADD FOREIGN KEY (creditor_id, debtor_id) REFERENCES floor_debtors (creditor_id, id)" \
