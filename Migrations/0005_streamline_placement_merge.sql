@@ -30,8 +30,9 @@ GRANT EXECUTE ON FUNCTION placement_rows_analyze() TO relance_app;
 -- placement; measured in Docs/benchmarks.md). Two kinds are replaced by guarantees that hold
 -- for every writer, not checked row by row:
 -- * debtors and cases -> creditors: a creditor is never deleted (offboarding is a status),
---   which the trigger below enforces; row-level security already ties every row to the
---   creditor of the principal writing it.
+--   which the trigger below enforces; row-level security ties a creditor's users and keys to
+--   their own creditor, and staff reach creditor data only through routes that look the
+--   creditor up first (404 when it does not exist).
 -- * debtor_keys -> debtors: identifiers are derived data, written only by the merge together
 --   with their debtor; deleting a debtor (erasure) deletes its identifiers, by the trigger
 --   below, as ON DELETE CASCADE would.

@@ -173,8 +173,9 @@ public enum Validators {
         var integerDigits = 0
         for b in integer where b != grouping {
             guard b >= 0x30 && b <= 0x39 else { return nil }
-            value = value * 10 + Int(b - 0x30)
             integerDigits += 1
+            if integerDigits > 13 { return nil }  // before it could overflow
+            value = value * 10 + Int(b - 0x30)
         }
         guard integerDigits > 0 || !fraction.isEmpty, integerDigits <= 13, fraction.count <= exponent else { return nil }
         for b in fraction {

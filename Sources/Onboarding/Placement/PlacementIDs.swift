@@ -6,8 +6,9 @@ import Foundation
 /// * A claim's id is time-ordered (RFC 9562 version 7): the placement's millisecond, then the
 ///   row number, then random bits. A placement's claims land at the right edge of the indexes,
 ///   in order, instead of all over them.
-/// * A new debtor's id, and its case's, are derived from the placement and the row's identifier
-///   group (RFC 9562 version 8, same time prefix): every row of one debtor agrees on them
+/// * A new debtor's id, and its case's, are derived from the row's identifier group, salted with
+///   the placement id and random bytes of this upload (RFC 9562 version 8, same time prefix;
+///   nothing about the debtor can be guessed back from them): every row of one debtor agrees on them
 ///   without a lookup, so the merge of rows that meet nothing already known needs no join.
 ///   Rows that turn out to belong to a known debtor are given that debtor by the merge instead.
 struct PlacementIDs {
@@ -18,7 +19,11 @@ struct PlacementIDs {
 
     init(placement: UUID, defaultCurrency: String, at date: Date = Date()) {
         millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        salt = withUnsafeBytes(of: placement.uuid) { Array($0) }
+        // The placement id alone is no secret: with it, an id derived from `phone:+336…`
+        // could be tested against guesses. Random bytes of this upload make ids agree within
+        // the placement and reveal nothing.
+        var generator = SystemRandomNumberGenerator()
+        salt = withUnsafeBytes(of: placement.uuid) { Array($0) } + (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         self.defaultCurrency = defaultCurrency
         state = UInt64.random(in: .min ... .max)
     }

@@ -286,6 +286,11 @@ public struct PlacementRowValidator: Sendable {
                 && !v.unicodeScalars.contains(where: { $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{85}" })
             return (v, oneLine && (v.utf8.count <= max || v.count <= max))
         }
+        // PostgreSQL text cannot hold U+0000: such a field is refused here, not by COPY (which
+        // would fail the whole upload).
+        for column in PlacementColumn.allCases where value(column)?.utf8.contains(0) == true {
+            return reject(column, "contains a NUL character")
+        }
         guard let reference = get(.creditorReference) else { return reject(.creditorReference, "is required") }
         if reference.count > 100 { return reject(.creditorReference, "must be at most 100 characters") }
         let (invoice, invoiceOK) = text(.invoiceNumber, max: 100)

@@ -156,9 +156,7 @@ public struct PlacementService: Sendable {
                 try await tx.one("SELECT id FROM placements WHERE status = 'staged' LIMIT 1 FOR UPDATE SKIP LOCKED") != nil
             }
             guard waiting else { return nil }
-            try await pool.transaction(as: .system, .init(statementTimeout: .seconds(600))) { tx in
-                try await tx.query("SELECT placement_merge_analyze()")
-            }
+            await refreshStatistics("placement_merge_analyze")
             let merged = try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, Int)? in
                 guard let next = try await tx.one(
                     "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
@@ -179,9 +177,7 @@ public struct PlacementService: Sendable {
             if written >= 1000 {
                 // A large merge changed the tables the next one reads: their statistics now,
                 // rather than when autovacuum comes by (see Migrations/0006).
-                try await pool.transaction(as: .system, .init(statementTimeout: .seconds(600))) { tx in
-                    try await tx.query("SELECT placement_tables_analyze()")
-                }
+                await refreshStatistics("placement_tables_analyze")
             }
             return placement
         } catch let error as PostgresError
@@ -194,6 +190,17 @@ public struct PlacementService: Sendable {
             guard let taken else { throw error }
             try await recordFailure(error, creditor: taken.creditor, placement: taken.placement)
             return nil
+        }
+    }
+
+    /// Statistics help the merge plan well; failing to refresh them must not stop merging.
+    private func refreshStatistics(_ function: String) async {
+        do {
+            try await pool.transaction(as: .system, .init(statementTimeout: .seconds(600), maxAttempts: 1)) { tx in
+                try await tx.query(SQL(unsafeRaw: "SELECT \(function)()"))
+            }
+        } catch {
+            logger.warning("placement statistics not refreshed", metadata: ["function": "\(function)", "error": "\(error)"])
         }
     }
 
@@ -262,6 +269,11 @@ public struct PlacementService: Sendable {
     /// nothing, and takes the plain path.
     func meetsKnownData(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> Bool {
         let rows: SQL = "FROM placement_rows r WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.reject_field IS NULL"
+        // Staged before migration 0005, rows have no ids of their own: only the general path
+        // mints them (a placement's rows all have ids, or none has).
+        if let first = try await tx.one("SELECT r.debtor_id IS NULL AS old \(rows) LIMIT 1"), try first.decode(Bool.self, "old") {
+            return true
+        }
         let known = try await tx.one(
             """
             SELECT EXISTS (SELECT 1 FROM claims WHERE creditor_id = \(c)) AS claims,
@@ -345,7 +357,7 @@ public struct PlacementService: Sendable {
             SELECT r.row_number, r.creditor_reference, r.row_hash, r.group_key, r.match_keys, r.currency,
                    c.id AS claim_id, c.case_id AS existing_case_id, c.row_hash AS old_hash, c.status AS claim_status,
                    c.currency AS old_currency, cs.status AS case_status,
-                   NULL::uuid AS debtor_id, NULL::uuid AS case_id, r.claim_id AS new_claim_id
+                   NULL::uuid AS debtor_id, NULL::uuid AS case_id, coalesce(r.claim_id, gen_random_uuid()) AS new_claim_id
             FROM placement_rows r
             LEFT JOIN claims c ON c.creditor_id = \(c) AND c.creditor_reference = r.creditor_reference
             LEFT JOIN cases cs ON cs.creditor_id = \(c) AND cs.id = c.case_id
