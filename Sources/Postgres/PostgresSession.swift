@@ -62,8 +62,24 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
     public func copyFrom<S: AsyncSequence>(_ sql: SQL, chunks: S) async throws -> Int where S.Element == [UInt8] {
         try await run { try $0.beginCopy(sql) }
         do {
-            for try await chunk in chunks {
-                try await run { connection in try chunk.withUnsafeBytes { try connection.putCopyData($0) } }
+            // Double-buffered: while a pool thread sends one chunk (and waits when the server is
+            // behind), this task produces the next, so producing and the server's work overlap.
+            // At most two chunks are held.
+            try await withThrowingTaskGroup(of: Void.self) { sending in
+                var inFlight = false
+                do {
+                    for try await chunk in chunks {
+                        if inFlight { try await sending.next() }
+                        sending.addTask { try await self.run { connection in try chunk.withUnsafeBytes { try connection.putCopyData($0) } } }
+                        inFlight = true
+                    }
+                } catch {
+                    // The sequence failed: let the chunk in flight finish (cancelling it would
+                    // cancel the statement and cost the connection), then abort the COPY below.
+                    if inFlight { _ = try? await sending.next() }
+                    throw error
+                }
+                try await sending.waitForAll()
             }
         } catch {
             _ = try? await run { try $0.endCopy(abortReason: "aborted by the client") }

@@ -59,4 +59,35 @@ struct CopyTests {
             #expect(try await pool.one("SELECT count(*)::int8 AS c FROM staging")!.decode(Int.self, "c") == 0)
         }
     }
+
+    /// A chunk is sent while the next is produced: a source failing then must still end the
+    /// COPY cleanly, on a connection that stays usable.
+    @Test func aSourceFailingWhileAChunkIsSentLeavesTheConnectionUsable() async throws {
+        struct SourceFailed: Error {}
+        try await TestDatabase.withPool(maxConnections: 1, role: .owner) { pool, _ in
+            try await pool.execute("CREATE TABLE staging (n int, label text)")
+            let chunk = Array((0..<4_000).map { "\($0)\tÉchéance n°\($0)\n" }.joined().utf8)
+            let backend = try await pool.one("SELECT pg_backend_pid() AS pid")!.decode(Int.self, "pid")
+            for _ in 0..<3 {
+                await #expect(throws: SourceFailed.self) {
+                    try await pool.withTransaction { tx in
+                        try await tx.copyFrom("COPY staging FROM STDIN", chunks: AsyncThrowingStream<[UInt8], any Error> { c in
+                            for _ in 0..<50 { c.yield(chunk) }
+                            c.finish(throwing: SourceFailed())
+                        })
+                    }
+                }
+            }
+            let copied = try await pool.withTransaction { tx in
+                try await tx.copyFrom("COPY staging FROM STDIN", chunks: AsyncStream { c in
+                    for _ in 0..<50 { c.yield(chunk) }
+                    c.finish()
+                })
+            }
+            #expect(copied == 200_000)
+            // The same connection all along: no statement was cancelled, none was lost.
+            #expect(try await pool.one("SELECT pg_backend_pid() AS pid")!.decode(Int.self, "pid") == backend)
+            #expect(try await pool.one("SELECT count(*)::int8 AS c FROM staging")!.decode(Int.self, "c") == 200_000)
+        }
+    }
 }
