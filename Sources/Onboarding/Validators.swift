@@ -186,6 +186,23 @@ public enum Validators {
         return value
     }
 
+    /// No line break of any kind (C0 controls other than tab, U+0085, U+2028, U+2029), in one
+    /// pass over the UTF-8 bytes.
+    public static func isOneLine(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            var i = 0
+            while i < bytes.count {
+                let b = bytes[i]
+                if b < 0x20 && b != 0x09 { return false }
+                if b == 0xC2, i + 1 < bytes.count, bytes[i + 1] == 0x85 { return false }  // U+0085
+                if b == 0xE2, i + 2 < bytes.count, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9 { return false }
+                i += 1
+            }
+            return true
+        }
+    }
+
     /// Leading and trailing white space removed; ASCII fast path (most fields need nothing).
     public static func trimmed(_ text: String) -> String {
         let bytes = text.utf8

@@ -49,6 +49,17 @@ struct ValidatorTests {
         }
     }
 
+    /// Free text must hold one line: any line break PostgreSQL, a spreadsheet or a letter
+    /// template would honour is refused, whatever its encoding length.
+    @Test func oneLineText() {
+        for text in ["Boulangerie Martin", "a\tb", "Chloé", "Zoë — l’été", "\u{2027}", "\u{00A0}", "€", ""] {
+            #expect(Validators.isOneLine(text), "\(text.debugDescription)")
+        }
+        for text in ["a\nb", "a\rb", "a\r\nb", "\u{0B}", "a\u{0}", "a\u{85}b", "a\u{2028}", "\u{2029}b", "\u{1F}"] {
+            #expect(!Validators.isOneLine(text), "\(text.debugDescription)")
+        }
+    }
+
     @Test func amountsAsFrenchAndEnglishToolsWriteThem() {
         #expect(Validators.amount("1 234,56") == 123_456)
         #expect(Validators.amount("1\u{00A0}234,56 €") == 123_456)

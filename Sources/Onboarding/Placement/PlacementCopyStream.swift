@@ -29,29 +29,32 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
         var columns: [PlacementColumn?]? = nil
         var finished = false
 
+        /// COPY data is handed on in pieces of about this size: large enough that the server
+        /// has a good piece to work on while the next is produced, small enough for memory.
+        static var batchBytes: Int { 256 * 1024 }
+
         mutating func next() async throws -> [UInt8]? {
+            var out: [UInt8] = []
             while !finished {
                 guard let chunk = try await base.next() else {
                     finished = true
-                    var out: [UInt8] = []
                     switch stream.format {
                     case .csv: try handle(csv: try csv.finish(), into: &out)
                     case .json, .ndjson: try json.finish()
                     }
-                    return out.isEmpty ? nil : out
+                    break
                 }
                 stream.tally.bytes += chunk.count
                 if stream.tally.bytes > stream.maxBytes { throw Problem.tooLarge(limit: stream.maxBytes) }
                 stream.tally.hasher.update(data: chunk)
-                var out: [UInt8] = []
-                out.reserveCapacity(chunk.count * 2)
+                if out.capacity == 0 { out.reserveCapacity(Self.batchBytes + 4 * chunk.count) }
                 switch stream.format {
                 case .csv: try handle(csv: try csv.feed(chunk), into: &out)
                 case .json, .ndjson: try handle(json: try json.feed(chunk), into: &out)
                 }
-                if !out.isEmpty { return out }
+                if out.count >= Self.batchBytes { return out }
             }
-            return nil
+            return out.isEmpty ? nil : out
         }
 
         mutating func handle(csv records: [CSVStreamParser.Record], into out: inout [UInt8]) throws {
@@ -70,7 +73,8 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                 for (index, column) in columns.enumerated() where index < record.fields.count {
                     if let column, !record.fields[index].isEmpty { values[column.ordinal] = TextDecoding.decode(record.fields[index]) }
                 }
-                emit(stream.validator.validate(row: row) { values[$0.ordinal] }, into: &out)
+                let mayHoldNUL = record.fields.contains { $0.contains(0) }
+                emit(stream.validator.validate(row: row, mayHoldNUL: mayHoldNUL) { values[$0.ordinal] }, into: &out)
             }
         }
 

@@ -38,52 +38,67 @@ struct PlacementIDs {
         return z ^ (z >> 31)
     }
 
-    private func prefix(into bytes: inout [UInt8]) {
-        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
+    /// The claim id of a row, in canonical text form.
+    mutating func writeClaim(row: Int, into out: inout [UInt8]) {
+        var id: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &id) { b in
+            let r = UInt32(truncatingIfNeeded: row)
+            let x = random()
+            for i in 0..<6 { b[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
+            b[6] = 0x70 | UInt8(r >> 28)
+            b[7] = UInt8(truncatingIfNeeded: r >> 20)
+            b[8] = 0x80 | UInt8(truncatingIfNeeded: (r >> 14) & 0x3F)
+            b[9] = UInt8(truncatingIfNeeded: r >> 6)
+            b[10] = UInt8(truncatingIfNeeded: (r & 0x3F) << 2) | UInt8(truncatingIfNeeded: x & 0x03)
+            for i in 11..<16 { b[i] = UInt8(truncatingIfNeeded: x >> (8 * UInt64(i - 9))) }
+            Self.write(UnsafeRawBufferPointer(b), into: &out)
+        }
     }
 
-    mutating func claim(row: Int) -> [UInt8] {
-        var b = [UInt8](repeating: 0, count: 16)
-        prefix(into: &b)
-        let r = UInt32(truncatingIfNeeded: row)
-        let x = random()
-        b[6] = 0x70 | UInt8(r >> 28)
-        b[7] = UInt8(truncatingIfNeeded: r >> 20)
-        b[8] = 0x80 | UInt8(truncatingIfNeeded: (r >> 14) & 0x3F)
-        b[9] = UInt8(truncatingIfNeeded: r >> 6)
-        b[10] = UInt8(truncatingIfNeeded: (r & 0x3F) << 2) | UInt8(truncatingIfNeeded: x & 0x03)
-        for i in 11..<16 { b[i] = UInt8(truncatingIfNeeded: x >> (8 * UInt64(i - 9))) }
-        return b
-    }
-
-    /// (debtor id, case id) for a row of identifier group `group` in `currency`.
-    func debtorAndCase(group: String, currency: String) -> ([UInt8], [UInt8]) {
+    /// The debtor id and case id of a row of identifier group `group` in `currency`, in
+    /// canonical text form with `separator` between them: the debtor's from the first half of
+    /// the group's digest, the case's from the second half or, in another currency than the
+    /// creditor's, from a digest of the digest and the currency.
+    func writeDebtorAndCase(group: String, currency: String, separator: UInt8, into out: inout [UInt8]) {
         var hasher = SHA256()
         hasher.update(data: salt)
-        hasher.update(data: Array(group.utf8))
-        let digest = Array(hasher.finalize())
-        var caseDigest = Array(digest[16..<32])
-        if currency != defaultCurrency {
-            var h = SHA256()
-            h.update(data: digest)
-            h.update(data: Array(currency.utf8))
-            caseDigest = Array(h.finalize().prefix(16))
+        var group = group
+        group.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let digest = hasher.finalize()
+        digest.withUnsafeBytes { d in
+            writeShaped(UnsafeRawBufferPointer(rebasing: d[0..<16]), into: &out)
+            out.append(separator)
+            if currency == defaultCurrency {
+                writeShaped(UnsafeRawBufferPointer(rebasing: d[16..<32]), into: &out)
+            } else {
+                var h = SHA256()
+                h.update(bufferPointer: d)
+                h.update(data: Array(currency.utf8))
+                h.finalize().withUnsafeBytes { writeShaped(UnsafeRawBufferPointer(rebasing: $0[0..<16]), into: &out) }
+            }
         }
-        return (shaped(Array(digest[0..<16])), shaped(caseDigest))
     }
 
-    private func shaped(_ hash: [UInt8]) -> [UInt8] {
-        var b = hash
-        prefix(into: &b)
-        b[6] = 0x80 | (b[6] & 0x0F)
-        b[8] = 0x80 | (b[8] & 0x3F)
-        return b
+    /// A version 8 id from 16 hash bytes: the time prefix, then the version and variant bits.
+    private func writeShaped(_ hash: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var id: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &id) { b in
+            b.copyMemory(from: hash)
+            for i in 0..<6 { b[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
+            b[6] = 0x80 | (b[6] & 0x0F)
+            b[8] = 0x80 | (b[8] & 0x3F)
+            Self.write(UnsafeRawBufferPointer(b), into: &out)
+        }
     }
 
     static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Writes the canonical text form (`8-4-4-4-12`, lower case).
     static func write(_ id: [UInt8], into out: inout [UInt8]) {
+        id.withUnsafeBytes { write($0, into: &out) }
+    }
+
+    static func write(_ id: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         for (i, byte) in id.enumerated() {
             if i == 4 || i == 6 || i == 8 || i == 10 { out.append(0x2D) }
             out.append(hexDigits[Int(byte >> 4)])

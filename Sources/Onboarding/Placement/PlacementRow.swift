@@ -205,7 +205,7 @@ public struct StagedRow: Sendable {
 
     /// A digest of everything the row says: the same row placed again is "unchanged".
     /// (SHA-256 of the fields joined by U+001F, an absent one written U+0000.)
-    public var hash: [UInt8] {
+    public var hash: SHA256Digest {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(256)
         var first = true
@@ -222,7 +222,8 @@ public struct StagedRow: Sendable {
         add(invoiceNumber)
         add(issueDate)
         add(dueDate as CalendarDate?)
-        add(String(principalMinor))
+        separate()
+        CopyText.number(principalMinor, into: &buffer)
         add(currency)
         add(debtorKind)
         add(debtorName)
@@ -239,7 +240,7 @@ public struct StagedRow: Sendable {
         add(country)
         add(timeZone)
         add(language)
-        return Array(SHA256.hash(data: buffer))
+        return SHA256.hash(data: buffer)
     }
 }
 
@@ -268,8 +269,10 @@ public struct PlacementRowValidator: Sendable {
         self.today = today
     }
 
-    /// - Parameter value: the row's text for a column (nil or empty when absent).
-    public func validate(row: Int, _ value: (PlacementColumn) -> String?) -> Result<StagedRow, RejectedRow> {
+    /// - Parameters:
+    ///   - mayHoldNUL: false when the caller has already seen that no field holds U+0000.
+    ///   - value: the row's text for a column (nil or empty when absent).
+    public func validate(row: Int, mayHoldNUL: Bool = true, _ value: (PlacementColumn) -> String?) -> Result<StagedRow, RejectedRow> {
         func get(_ column: PlacementColumn) -> String? {
             guard let raw = value(column) else { return nil }
             let v = Validators.trimmed(raw)
@@ -282,13 +285,11 @@ public struct PlacementRowValidator: Sendable {
             guard let v = get(column) else { return (nil, true) }
             // On bytes: control characters (line breaks included) are ASCII; the length is
             // counted in characters only when the bytes alone could exceed it.
-            let oneLine = !v.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 })
-                && !v.unicodeScalars.contains(where: { $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{85}" })
-            return (v, oneLine && (v.utf8.count <= max || v.count <= max))
+            return (v, Validators.isOneLine(v) && (v.utf8.count <= max || v.count <= max))
         }
         // PostgreSQL text cannot hold U+0000: such a field is refused here, not by COPY (which
         // would fail the whole upload).
-        for column in PlacementColumn.allCases where value(column)?.utf8.contains(0) == true {
+        for column in PlacementColumn.allCases where mayHoldNUL && value(column)?.utf8.contains(0) == true {
             return reject(column, "contains a NUL character")
         }
         guard let reference = get(.creditorReference) else { return reject(.creditorReference, "is required") }
@@ -421,12 +422,13 @@ enum CopyText {
     static func number(_ n: Int, into out: inout [UInt8]) {
         if n < 0 { out.append(0x2D) }
         var m = n.magnitude
-        var digits: [UInt8] = []
+        var divisor: UInt = 1
+        while m / divisor >= 10 { divisor *= 10 }
         repeat {
-            digits.append(0x30 + UInt8(m % 10))
-            m /= 10
-        } while m > 0
-        out.append(contentsOf: digits.reversed())
+            out.append(0x30 + UInt8(m / divisor))
+            m %= divisor
+            divisor /= 10
+        } while divisor > 0
     }
 
     /// `YYYY-MM-DD`, as `CalendarDate.description` writes it.
@@ -492,9 +494,11 @@ enum CopyText {
         next(row.language)
         out.append(tab)
         out += [0x5C, 0x5C, 0x78]  // \\x: bytea hex, escaped for COPY
-        for byte in row.hash {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0f)])
+        row.hash.withUnsafeBytes { digest in
+            for byte in digest {
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0f)])
+            }
         }
         out.append(tab)
         // The keys as a text[] literal: {"k1","k2"}, quotes and backslashes escaped for the
@@ -521,12 +525,9 @@ enum CopyText {
         let group = keys.first ?? "ref:" + row.creditorReference
         escape(group, into: &out)
         out.append(tab)
-        PlacementIDs.write(ids.claim(row: row.rowNumber), into: &out)
-        let (debtor, case_) = ids.debtorAndCase(group: group, currency: row.currency)
+        ids.writeClaim(row: row.rowNumber, into: &out)
         out.append(tab)
-        PlacementIDs.write(debtor, into: &out)
-        out.append(tab)
-        PlacementIDs.write(case_, into: &out)
+        ids.writeDebtorAndCase(group: group, currency: row.currency, separator: tab, into: &out)
         out.append(0x0A)
     }
 
