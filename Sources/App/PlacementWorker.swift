@@ -31,6 +31,13 @@ public final class PlacementWorker: Service, Sendable {
                         continuation.yield()
                     }
                 }
+                // Staged rows of placements merged just before a crash (see `clearStagedRows`).
+                do {
+                    let swept = try await placements.sweepStagedRows()
+                    if swept > 0 { logger.info("placement worker: deleted staged rows of merged placements", metadata: ["rows": "\(swept)"]) }
+                } catch {
+                    logger.warning("placement worker: staged rows not swept", metadata: ["error": "\(String(describing: type(of: error)))"])
+                }
                 for await _ in wakeups {
                     if Task.isShuttingDownGracefully || Task.isCancelled { break }
                     do {

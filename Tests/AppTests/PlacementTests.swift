@@ -219,6 +219,16 @@ struct PlacementTests {
             // The staged rows are gone; the acknowledgement lists every accepted row.
             let staged = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM placement_rows WHERE creditor_id = \(s.creditor)")!
             #expect(try staged.decode(Int.self, "n") == 0)
+            // Staged rows a crash left behind after their merge are swept when a worker starts;
+            // the rows of a placement still waiting for its merge are not.
+            let doneID = try #require(UUID(uuidString: done["id"] as! String))
+            _ = try await fixtures.admin.query(
+                "INSERT INTO placement_rows (creditor_id, placement_id, row_number, reject_field, reject_reason) VALUES (\(s.creditor), \(doneID), 99, 'row', 'left behind')")
+            #expect(try await upload(client, s, FrenchFiles.csv(FrenchFiles.good)).status == 202)
+            #expect(try await s.placements.sweepStagedRows() == 1)
+            let waiting = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM placement_rows WHERE creditor_id = \(s.creditor)")!
+            #expect(try waiting.decode(Int.self, "n") == 3)
+            #expect(try await s.placements.processNext() != nil)
             let ack = try await client.call(.get, "/v1/placements/\(done["id"] as! String)/acknowledgement?format=json", bearer: s.token)
             let outcomes = (try JSONSerialization.jsonObject(with: Data(ack.text.utf8)) as? [[String: Any]])?.map { $0["outcome"] as? String }
             #expect(outcomes == ["accepted", "accepted", "accepted", "accepted"])
