@@ -60,8 +60,10 @@ test: deps
 	swift build --build-tests $(SWIFT_BUILD_FLAGS); \
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 
-# Placement benchmark (release build; figures go to Docs/benchmarks.md). ROWS=1000000 by default.
+# Placement benchmark (release build; figures go to Docs/benchmarks.md): ROUNDS runs (3 by
+# default) of ROWS rows (1000000 by default), each on a fresh cluster, and the medians.
 ROWS ?= 1000000
+ROUNDS ?= 3
 bench: deps
 	swift build -c release
-	scripts/bench-placement.sh $(ROWS)
+	ROUNDS=$(ROUNDS) scripts/bench-rounds.sh $(ROWS)

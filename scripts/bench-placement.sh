@@ -3,6 +3,9 @@
 # of the same file into an equivalent table with the same indexes, on the same throwaway
 # cluster, in one run; and the server's peak memory (VmHWM) during the import.
 #   scripts/bench-placement.sh [ROWS]      (default 1000000; needs a release build)
+# Options (environment): SKIP_FLOOR=1, PLACE_AGAIN=1, KEEP_LOG=FILE (PostgreSQL log),
+# BENCH_FILE=FILE (place this file, generated there first if missing; scripts/bench-rounds.sh),
+# RELANCE_PG_OPTIONS (server settings), PERF_RECORD=FILE (perf profile of the upload).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
@@ -15,8 +18,8 @@ cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -n "${KEEP
 trap cleanup EXIT
 envlines=$(scripts/pg-cluster.sh start "$dir/pg" "$port")
 set -a; eval "$envlines"; set +a
-file=$dir/placement.csv
-python3 Benchmarks/generate-placement.py "$rows" "$file"
+file=${BENCH_FILE:-$dir/placement.csv}
+[ -s "$file" ] || python3 Benchmarks/generate-placement.py "$rows" "$file"
 bytes=$(stat -c %s "$file")
 export RELANCE_HOME=$PWD RELANCE_LOG_LEVEL=warning RELANCE_DATA_KEY=$(openssl rand -base64 32)
 scripts/dev-cert.sh "$dir/tls" >/dev/null
@@ -41,10 +44,15 @@ export RELANCE_PORT=$(scripts/pg-cluster.sh freeport)
 server_pid=$!
 for _ in $(seq 1 100); do curl -sk -o /dev/null -f "https://127.0.0.1:$RELANCE_PORT/health/ready" && break; sleep 0.1; done
 rss_start=$(awk '/VmRSS/ {print $2}' /proc/$server_pid/status)
+# PERF_RECORD=FILE: a CPU profile of the server during the upload (perf report -i FILE --children);
+# with PERF_ALL=1, of the whole machine (the server and PostgreSQL side by side).
+perf_pid=""
+if [ -n "${PERF_RECORD:-}" ]; then target=(-p "$server_pid"); [ -n "${PERF_ALL:-}" ] && target=(-a); perf record -F 999 -g "${target[@]}" -o "$PERF_RECORD" >/dev/null 2>&1 & perf_pid=$!; sleep 0.5; fi
 start=$(date +%s.%N)
 id=$(curl -sk -H "authorization: Bearer ${prefix}_${secret}" -H 'content-type: text/csv' --data-binary @"$file" \
   "https://127.0.0.1:$RELANCE_PORT/v1/creditors/$creditor/placements" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 staged_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+[ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
 until [ "$(psql "$admin_db" -qtAc "SELECT status FROM placements WHERE id = '$id'")" != "staged" ]; do sleep 0.2; done
 api_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
 peak_kb=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
@@ -79,7 +87,12 @@ if [ -z "${SKIP_FLOOR:-}" ]; then
   psql "$admin_db" -qc "ALTER TABLE floor_cases ADD FOREIGN KEY (creditor_id, debtor_id) REFERENCES floor_debtors (creditor_id, id)" \
     -c "ALTER TABLE floor_claims ADD FOREIGN KEY (creditor_id, case_id) REFERENCES floor_cases (creditor_id, id)"
   start=$(date +%s.%N)
-  for t in $tables; do psql "$admin_db" -qc "\\copy floor_$t FROM '$dir/$t.tsv'"; done
+  floor_tables=""
+  for t in $tables; do
+    t0=$(date +%s.%N)
+    psql "$admin_db" -qc "\\copy floor_$t FROM '$dir/$t.tsv'"
+    floor_tables="$floor_tables $t $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $t0}")s"
+  done
   floor_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
 fi
 
@@ -88,6 +101,7 @@ echo "psql \\copy:           ${copy_s}s"
 echo "API upload (staged):  ${staged_s}s"
 echo "API placement total:  ${api_s}s   ratio $(awk "BEGIN {printf \"%.2f\", $api_s / $copy_s}")x"
 [ -n "$floor_s" ] && echo "floor, same final rows: ${floor_s}s (psql \\copy into tables like debtors, cases, claims, debtor_keys, placement_outcomes; API/floor $(awk "BEGIN {printf \"%.2f\", $api_s / $floor_s}")x)"
+[ -n "$floor_s" ] && echo "floor by table:      $floor_tables"
 echo "server RSS:           start $((rss_start / 1024)) MiB, peak $((peak_kb / 1024)) MiB"
 echo "placement:            $counts"
 [ -n "$again_s" ] && echo "placed again:         ${again_s}s   $again_counts"
