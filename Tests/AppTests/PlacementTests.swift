@@ -276,6 +276,45 @@ struct PlacementTests {
         }
     }
 
+    /// A merge that had to wait for another merge of the same creditor starts again on fresh
+    /// statistics, without counting a failed attempt.
+    @Test func aMergeThatWaitedForTheSameCreditorStartsAgain() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            let staged = try await upload(client, s, FrenchFiles.csv(FrenchFiles.good))
+            #expect(staged.status == 202)
+            let lock: SQL = "hashtextextended(\("placement:" + s.creditor.uuidString.lowercased()), 0)"
+            // Another "merge" of this creditor holds the lock while the worker starts.
+            let worker = try await fixtures.admin.withTransaction { tx -> Task<UUID?, any Error> in
+                try await tx.execute("SELECT pg_advisory_xact_lock(\(lock))")
+                let worker = Task { try await s.placements.processNext() }
+                var waiting = false
+                for _ in 0..<200 where !waiting {
+                    waiting = try await fixtures.admin.one(
+                        "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'")!
+                        .decode(Int.self, "n") > 0
+                    if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(waiting)
+                return worker  // the lock goes with this transaction's commit
+            }
+            let released = Date()
+            #expect(try await worker.value != nil)
+            // The staged rows were analysed again after the other merge let go.
+            var analysedAfter = false
+            for _ in 0..<40 where !analysedAfter {
+                let last = try await fixtures.admin.one("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'placement_rows'")!
+                analysedAfter = (try last.decode(Date?.self, "last_analyze")).map { $0 > released } ?? false
+                if !analysedAfter { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(analysedAfter)
+            let placement = try await fixtures.admin.one(
+                "SELECT status, attempts FROM placements WHERE creditor_id = \(s.creditor) AND id = \(try #require(UUID(uuidString: staged.json["id"] as! String)))")!
+            #expect(try placement.decode(String.self, "status") == "completed")
+            #expect(try placement.decode(Int.self, "attempts") == 1)
+        }
+    }
+
     @Test func refusedWithoutMandateAndInvisibleToOthers() async throws {
         try await withRouter { client, fixtures, _, pool in
             let s = try await setup(client, fixtures, pool, mandate: false)

@@ -151,36 +151,22 @@ public struct PlacementService: Sendable {
         do {
             // Fresh statistics for the staged rows and the tables merged into (Migrations/0005
             // and 0006), when there is a placement no other worker holds (a node waiting on
-            // another's merge skips them).
+            // another's merge skips them). The probe's KEY SHARE lock skips placements a merge
+            // holds (FOR UPDATE) without stopping `recordFailure` (NO KEY UPDATE) from counting
+            // a failed attempt.
             let waiting = try await pool.transaction(as: .system) { tx in
-                try await tx.one("SELECT id FROM placements WHERE status = 'staged' LIMIT 1 FOR UPDATE SKIP LOCKED") != nil
+                try await tx.one("SELECT id FROM placements WHERE status = 'staged' LIMIT 1 FOR KEY SHARE SKIP LOCKED") != nil
             }
             guard waiting else { return nil }
             await refreshStatistics("placement_merge_analyze")
-            let merged = try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, Int)? in
-                guard let next = try await tx.one(
-                    "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
-                else { return nil }
-                let creditor = try next.decode(UUID.self, "creditor_id")
-                let placement = try next.decode(UUID.self, "id")
-                taken = (creditor, placement)
-                // From here on, act for that creditor only: row-level security confines every statement.
-                try await tx.query(
-                    "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
-                let written = try await merge(creditor: creditor, placement: placement, in: tx)
-                try await AuditLog.append(
-                    AuditEntry(action: "placement.merge", objectType: "placement", objectID: placement.uuidString.lowercased(), creditorID: creditor),
-                    actor: .system, requestID: nil, in: tx)
-                return (placement, written)
+            do {
+                return try await mergeNext(taken: &taken)
+            } catch is WaitedForAnotherMerge {
+                // Another merge of the same creditor ran while this one waited: the statistics
+                // refreshed above describe the tables before it. Refresh, then merge.
+                await refreshStatistics("placement_merge_analyze")
+                return try await mergeNext(taken: &taken, mayWait: true)
             }
-            guard let (placement, written) = merged else { return nil }
-            if let taken { await clearStagedRows(creditor: taken.creditor, placement: taken.placement) }
-            if written >= 1000 {
-                // A large merge changed the tables the next one reads: their statistics now,
-                // rather than when autovacuum comes by (see Migrations/0006).
-                await refreshStatistics("placement_tables_analyze")
-            }
-            return placement
         } catch let error as PostgresError
             where !error.isConnectionLoss && error.kind != .poolClosed && error.kind != .commitOutcomeUnknown
             && !(error.code == .queryCanceled && Task.isCancelled)
@@ -191,6 +177,51 @@ public struct PlacementService: Sendable {
             guard let taken else { throw error }
             try await recordFailure(error, creditor: taken.creditor, placement: taken.placement)
             return nil
+        }
+    }
+
+    /// Thrown when a merge had to wait for another merge of the same creditor (and rolled back).
+    struct WaitedForAnotherMerge: Error {}
+
+    /// One merge transaction, and what follows its commit.
+    /// - Parameter mayWait: false: give up (`WaitedForAnotherMerge`) after waiting for another
+    ///   merge of the same creditor; true: merge after waiting.
+    private func mergeNext(taken: inout (creditor: UUID, placement: UUID)?, mayWait: Bool = false) async throws -> UUID? {
+        do {
+            let merged = try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, UUID, Int)? in
+                guard let next = try await tx.one(
+                    "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+                else { return nil }
+                let creditor = try next.decode(UUID.self, "creditor_id")
+                let placement = try next.decode(UUID.self, "id")
+                taken = (creditor, placement)
+                // One merge per creditor at a time: two placements of one creditor may share
+                // debtors. Having waited for another, give up unless told not to.
+                let lock: SQL = "hashtextextended(\("placement:" + creditor.uuidString.lowercased()), 0)"
+                if try await tx.one("SELECT pg_try_advisory_xact_lock(\(lock)) AS free")!.decode(Bool.self, "free") == false {
+                    try await tx.execute("SELECT pg_advisory_xact_lock(\(lock))")
+                    if !mayWait { throw WaitedForAnotherMerge() }
+                }
+                // From here on, act for that creditor only: row-level security confines every statement.
+                try await tx.query(
+                    "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
+                let written = try await merge(creditor: creditor, placement: placement, in: tx)
+                try await AuditLog.append(
+                    AuditEntry(action: "placement.merge", objectType: "placement", objectID: placement.uuidString.lowercased(), creditorID: creditor),
+                    actor: .system, requestID: nil, in: tx)
+                return (creditor, placement, written)
+            }
+            guard let (creditor, placement, written) = merged else { return nil }
+            await clearStagedRows(creditor: creditor, placement: placement)
+            if written >= 1000 {
+                // A large merge changed the tables the next one reads: their statistics now,
+                // rather than when autovacuum comes by (see Migrations/0006).
+                await refreshStatistics("placement_tables_analyze")
+            }
+            return placement
+        } catch is WaitedForAnotherMerge {
+            taken = nil  // rolled back before anything was attempted: no failure to count
+            throw WaitedForAnotherMerge()
         }
     }
 
@@ -236,7 +267,7 @@ public struct PlacementService: Sendable {
         logger.error("placement merge failed", metadata: ["error": "\(error)", "placement": "\(placement)"])
         try await pool.transaction(as: .system) { tx in
             guard let row = try await tx.one(
-                "SELECT attempts FROM placements WHERE creditor_id = \(creditor) AND id = \(placement) AND status = 'staged' FOR UPDATE SKIP LOCKED")
+                "SELECT attempts FROM placements WHERE creditor_id = \(creditor) AND id = \(placement) AND status = 'staged' FOR NO KEY UPDATE SKIP LOCKED")
             else { return }
             let attempts = try row.decode(Int.self, "attempts") + 1
             try await tx.execute(
@@ -254,7 +285,7 @@ public struct PlacementService: Sendable {
 
     /// - Returns: how many claims it inserted or updated.
     func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> Int {
-        // One merge per creditor at a time: two placements of one creditor may share debtors.
+        // One merge per creditor at a time (taken by `mergeNext` already; held until commit).
         try await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("placement:" + c.uuidString.lowercased()), 0))")
         // Sorts and hashes over a whole placement stay in memory (this transaction only). JIT
         // compilation costs a few hundred milliseconds per statement and gains nothing on
