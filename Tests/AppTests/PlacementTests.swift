@@ -242,6 +242,20 @@ struct PlacementTests {
             let others = try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM debtor_keys WHERE creditor_id = \(s.creditor)")!
             #expect(try others.decode(Int.self, "n") > 0)
             await #expect(throws: PostgresError.self) { _ = try await fixtures.admin.query("DELETE FROM creditors WHERE id = \(s.creditor)") }
+            // Debtors and cases name an existing creditor, whoever writes them (Migrations/0007).
+            let nobody = UUID()
+            let orphan = await #expect(throws: PostgresError.self) {
+                _ = try await fixtures.admin.query(
+                    "INSERT INTO debtors (creditor_id, id, kind, name, country, time_zone, language) VALUES (\(nobody), gen_random_uuid(), 'person', 'X', 'FR', 'Europe/Paris', 'fr')")
+            }
+            #expect(orphan?.code == .foreignKeyViolation)
+            let lone = UUID()  // a debtor without cases: only the creditor check can refuse moving it
+            _ = try await fixtures.admin.query(
+                "INSERT INTO debtors (creditor_id, id, kind, name, country, time_zone, language) VALUES (\(s.creditor), \(lone), 'person', 'Y', 'FR', 'Europe/Paris', 'fr')")
+            let moved = await #expect(throws: PostgresError.self) {
+                _ = try await fixtures.admin.query("UPDATE debtors SET creditor_id = \(nobody) WHERE creditor_id = \(s.creditor) AND id = \(lone)")
+            }
+            #expect(moved?.code == .foreignKeyViolation)
         }
     }
 
