@@ -143,10 +143,16 @@ struct PlacementTests {
             let s = try await setup(client, fixtures, pool)
             let file = FrenchFiles.csv(FrenchFiles.good)
             _ = try await place(client, s, file)
-            // the same file again: nothing new
+            // The agency removes an email a debtor asked not to be written to.
+            _ = try await fixtures.admin.query(
+                "UPDATE debtors SET emails = array_remove(emails, 'compta@martin.fr') WHERE creditor_id = \(s.creditor) AND 'compta@martin.fr' = ANY(emails)")
+            // the same file again: nothing new, and the removed email stays removed
             let again = try await place(client, s, file)
             #expect(again["accepted"] as? Int == 0)
             #expect(again["unchanged"] as? Int == 3)
+            let emails = try await fixtures.admin.one(
+                "SELECT count(*)::int8 AS n FROM debtors WHERE creditor_id = \(s.creditor) AND 'compta@martin.fr' = ANY(emails)")!
+            #expect(try emails.decode(Int.self, "n") == 0)
             // one amount changed, one claim recalled in between
             let recall = try await client.call(.post, "/v1/creditors/\(s.creditor)/recalls", bearer: s.token, json: ["references": ["F-003", "NOPE"]])
             #expect(recall.status == 200)

@@ -478,8 +478,11 @@ public struct PlacementService: Sendable {
         try await tx.execute(
             "UPDATE m SET debtor_id = nd.id FROM nd WHERE m.claim_id IS NULL AND m.debtor_id IS NULL AND m.group_key = nd.group_key")
         if existingClaims > 0 || knownDebtors > 0 {
-            // New emails and phones given for a known debtor (or an already placed claim's
-            // debtor) are added to it; nothing a debtor already has is removed.
+            // New emails and phones given for a known debtor (or by a changed row of an already
+            // placed claim) are added to it; nothing a debtor already has is removed. An
+            // unchanged row is a no-op: it gave its emails and phones when it was placed, and
+            // one the agency removed since (a debtor who asked not to be written to there)
+            // must not come back with next month's identical file.
             try await tx.execute(
                 """
                 UPDATE debtors d SET emails = ARRAY(SELECT DISTINCT e FROM unnest(d.emails || x.emails) AS e ORDER BY e),
@@ -489,7 +492,8 @@ public struct PlacementService: Sendable {
                              coalesce(array_agg(DISTINCT r.phone) FILTER (WHERE r.phone IS NOT NULL), '{}') AS phones
                       FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
                       LEFT JOIN claims c ON c.creditor_id = \(c) AND c.id = m.claim_id
-                      WHERE m.claim_id IS NOT NULL OR m.debtor_id NOT IN (SELECT id FROM nd)
+                      WHERE (m.claim_id IS NOT NULL AND m.old_hash IS DISTINCT FROM m.row_hash)
+                         OR (m.claim_id IS NULL AND m.debtor_id NOT IN (SELECT id FROM nd))
                       GROUP BY 1) x
                 WHERE d.creditor_id = \(c) AND d.id = x.debtor AND NOT (x.emails <@ d.emails AND x.phones <@ d.phones)
                 """)
