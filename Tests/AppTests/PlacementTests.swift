@@ -305,24 +305,26 @@ struct PlacementTests {
             #expect(staged.status == 202)
             let lock: SQL = "hashtextextended(\("placement:" + s.creditor.uuidString.lowercased()), 0)"
             // Another "merge" of this creditor holds the lock while the worker starts.
-            let worker = try await fixtures.admin.withTransaction { tx -> Task<UUID?, any Error> in
+            let (worker, released) = try await fixtures.admin.withTransaction { tx -> (Task<UUID?, any Error>, Date) in
                 try await tx.execute("SELECT pg_advisory_xact_lock(\(lock))")
                 let worker = Task { try await s.placements.processNext() }
                 var waiting = false
-                for _ in 0..<200 where !waiting {
+                for _ in 0..<600 where !waiting {
                     waiting = try await fixtures.admin.one(
-                        "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'")!
+                        """
+                        SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE datname = current_database()
+                          AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE '%pg_advisory_xact_lock%'
+                        """)!
                         .decode(Int.self, "n") > 0
                     if !waiting { try await Task.sleep(for: .milliseconds(50)) }
                 }
                 #expect(waiting)
-                return worker  // the lock goes with this transaction's commit
+                return (worker, Date())  // the lock goes with this transaction's commit, after this
             }
-            let released = Date()
             #expect(try await worker.value != nil)
             // The staged rows were analysed again after the other merge let go.
             var analysedAfter = false
-            for _ in 0..<40 where !analysedAfter {
+            for _ in 0..<150 where !analysedAfter {
                 let last = try await fixtures.admin.one("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'placement_rows'")!
                 analysedAfter = (try last.decode(Date?.self, "last_analyze")).map { $0 > released } ?? false
                 if !analysedAfter { try await Task.sleep(for: .milliseconds(100)) }
