@@ -6,13 +6,16 @@
 -- check for every writer, staff in psql included, at the cost of one pass per statement: the
 -- distinct creditors of the inserted or updated rows, looked up once each. No lock is needed
 -- on the creditor: creditors are never deleted (trigger creditors_never_deleted).
-CREATE FUNCTION rows_name_a_creditor() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$
+-- Runs as the writer (row-level security on creditors applies: every writer allowed to write a
+-- creditor's debtors or cases can see that creditor), with qualified names and pg_temp searched
+-- last, so a session's temporary table cannot stand in for creditors.
+CREATE FUNCTION rows_name_a_creditor() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     missing uuid;
 BEGIN
     SELECT d.creditor_id INTO missing
     FROM (SELECT DISTINCT creditor_id FROM written) d
-    WHERE NOT EXISTS (SELECT 1 FROM creditors c WHERE c.id = d.creditor_id)
+    WHERE NOT EXISTS (SELECT 1 FROM public.creditors c WHERE c.id = d.creditor_id)
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'no creditor % for these % rows', missing, TG_TABLE_NAME

@@ -18,6 +18,17 @@ public final class PlacementWorker: Service, Sendable {
         (wakeups, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    static let sweepInterval: Duration = .seconds(600)
+
+    private func sweep() async {
+        do {
+            let swept = try await placements.sweepStagedRows()
+            if swept > 0 { logger.info("placement worker: deleted staged rows of merged placements", metadata: ["rows": "\(swept)"]) }
+        } catch {
+            logger.warning("placement worker: staged rows not swept", metadata: ["error": "\(String(describing: type(of: error)))"])
+        }
+    }
+
     public func wake() {
         continuation.yield()
     }
@@ -31,15 +42,16 @@ public final class PlacementWorker: Service, Sendable {
                         continuation.yield()
                     }
                 }
-                // Staged rows of placements merged just before a crash (see `clearStagedRows`).
-                do {
-                    let swept = try await placements.sweepStagedRows()
-                    if swept > 0 { logger.info("placement worker: deleted staged rows of merged placements", metadata: ["rows": "\(swept)"]) }
-                } catch {
-                    logger.warning("placement worker: staged rows not swept", metadata: ["error": "\(String(describing: type(of: error)))"])
-                }
+                // Staged rows of merged placements that were not deleted right after their merge
+                // (a crash in between, a failed deletion): at start, then every ten minutes.
+                var lastSweep = ContinuousClock.now
+                await sweep()
                 for await _ in wakeups {
                     if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                    if ContinuousClock.now - lastSweep >= Self.sweepInterval {
+                        lastSweep = ContinuousClock.now
+                        await sweep()
+                    }
                     do {
                         while !Task.isShuttingDownGracefully, let merged = try await placements.processNext() {
                             logger.info("placement merged", metadata: ["placement": "\(merged)"])

@@ -90,7 +90,9 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                 var refused: RejectedRow? = nil
                 for (key, value) in object.sorted(by: { $0.key < $1.key }) {
                     guard let column = PlacementColumn.byAlias[PlacementColumn.normalise(key)] else {
-                        unknown = unknown ?? String(key.prefix(40))
+                        // Named in the rejects file: control characters (NUL above all, which
+                        // PostgreSQL text cannot hold) are left out.
+                        unknown = unknown ?? String(String.UnicodeScalarView(key.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(40)))
                         continue
                     }
                     switch value {

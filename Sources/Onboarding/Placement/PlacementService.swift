@@ -165,7 +165,11 @@ public struct PlacementService: Sendable {
                 // Another merge of the same creditor ran while this one waited: the statistics
                 // refreshed above describe the tables before it. Refresh, then merge.
                 await refreshStatistics("placement_merge_analyze")
-                return try await mergeNext(taken: &taken, mayWait: true)
+                do {
+                    return try await mergeNext(taken: &taken, mayWait: true)
+                } catch is WaitedForAnotherMerge {
+                    return nil  // still waiting after the statement timeout: the worker comes back
+                }
             }
         } catch let error as PostgresError
             where !error.isConnectionLoss && error.kind != .poolClosed && error.kind != .commitOutcomeUnknown
@@ -199,7 +203,11 @@ public struct PlacementService: Sendable {
                 // debtors. Having waited for another, give up unless told not to.
                 let lock: SQL = "hashtextextended(\("placement:" + creditor.uuidString.lowercased()), 0)"
                 if try await tx.one("SELECT pg_try_advisory_xact_lock(\(lock)) AS free")!.decode(Bool.self, "free") == false {
-                    try await tx.execute("SELECT pg_advisory_xact_lock(\(lock))")
+                    do {
+                        try await tx.execute("SELECT pg_advisory_xact_lock(\(lock))")
+                    } catch let error as PostgresError where error.code == .queryCanceled && !Task.isCancelled {
+                        throw WaitedForAnotherMerge()  // waited out the statement timeout: not a failed merge
+                    }
                     if !mayWait { throw WaitedForAnotherMerge() }
                 }
                 // From here on, act for that creditor only: row-level security confines every statement.
@@ -227,7 +235,7 @@ public struct PlacementService: Sendable {
 
     /// Deletes a merged placement's staged rows (personal data), in a transaction of its own
     /// right after the merge commits. Should this fail, or the process die in between,
-    /// `sweepStagedRows` deletes them when a worker next starts.
+    /// `sweepStagedRows` deletes them (workers sweep at start and every ten minutes).
     private func clearStagedRows(creditor: UUID, placement: UUID) async {
         do {
             try await pool.transaction(as: .system, .init(statementTimeout: .seconds(600), maxAttempts: 3)) { tx in
