@@ -1,4 +1,5 @@
 import App
+import Core
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -263,6 +264,164 @@ struct PlacementTests {
             }
             #expect(moved?.code == .foreignKeyViolation)
         }
+    }
+
+    /// A creditor's first file is merged slice by slice while it comes in (ADR 0007); the
+    /// result is the same as merging the whole file at once: a debtor whose rows are in several
+    /// slices is one debtor with all their phones, its case has all their amounts, a reference
+    /// repeated in a later slice is refused naming its first row, an identifier stays with the
+    /// first debtor giving it, and nothing is visible before the last slice is merged.
+    @Test func aFileMergedWhileItComesInEqualsTheFileMergedAtOnce() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let lines = [
+                "Référence;Montant;Échéance;Nom;Courriel;Téléphone;Devise",
+                "S-1;10,00;01/02/2025;Alpha SARL;alpha@example.fr;01 42 00 00 01;EUR",
+                "S-2;20,00;01/01/2025;Beta;beta@example.fr;;EUR",
+                "S-3;abc;01/01/2025;Bad;bad@example.fr;;EUR",
+                "S-4;30,00;01/03/2025;Gamma;gamma@example.fr;;EUR",
+                "S-5;40,00;15/01/2025;Alpha SARL;alpha@example.fr;01 42 00 00 02;EUR",
+                "S-2;99,00;01/01/2025;Beta;beta@example.fr;;EUR",
+                "S-6;50,00;01/02/2025;Delta;delta@example.fr;;EUR",
+                "S-6;60,00;01/02/2025;Delta;delta@example.fr;;EUR",
+                "S-7;70,00;01/02/2025;Alpha SARL;alpha@example.fr;;USD",
+                "S-8;80,00;01/02/2025;Epsilon;epsilon@example.fr;01 42 00 00 01;EUR",
+                "S-9;90,00;01/12/2024;Alpha SARL;alpha@example.fr;;EUR",
+                "S-1;11,00;01/02/2025;Alpha SARL;alpha@example.fr;;EUR",
+            ]
+            // Creditor B: the whole file, merged once it is in.
+            let b = try await setup(client, fixtures, pool)
+            let whole = try await place(client, b, Array((lines.joined(separator: "\n") + "\n").utf8))
+            #expect(whole["status"] as? String == "completed")
+            // Creditor A: slices of four rows, a line at a time, merged as they come in.
+            let a = try await setup(client, fixtures, pool)
+            var sliced = PlacementService(pool: pool, sliceRows: 4)
+            sliced.maxBytes = 1 << 20
+            let service = sliced
+            let (body, feed) = AsyncStream.makeStream(of: [UInt8].self)
+            let actor = Principal(kind: .creditorUser, id: UUID(), role: .creditorAdmin, creditorID: a.creditor)
+            let upload = Task { try await service.stage(creditor: a.creditor, format: .csv, body: body, idempotencyKey: nil, by: actor, requestID: nil) }
+            func committed() async throws -> Int {
+                try await fixtures.admin.one("SELECT count(*)::int8 FROM placement_rows WHERE creditor_id = \(a.creditor)")!.decode(Int.self, at: 0)
+            }
+            func mergeWaits() async throws -> Bool {
+                try await fixtures.admin.one(
+                    "SELECT count(*)::int8 FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE '%AS upload_gone%'"
+                )!.decode(Int.self, at: 0) > 0
+            }
+            func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
+                for _ in 0..<1000 {
+                    if try await condition() { return }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                Issue.record("never: \(what)")
+            }
+            for line in lines[0...5] { feed.yield(Array((line + "\n").utf8)) }
+            try await waitFor("a first slice committed") { try await committed() >= 4 }
+            let merge = Task { try await service.processNext() }
+            try await waitFor("the merge waiting for the next slice") { try await mergeWaits() }
+            for line in lines[6...9] { feed.yield(Array((line + "\n").utf8)) }
+            try await waitFor("a second slice committed") { try await committed() >= 8 }
+            try await Task.sleep(for: .milliseconds(100))
+            try await waitFor("the merge waiting again") { try await mergeWaits() }
+            // Nothing of it visible yet.
+            let midway = try await fixtures.admin.one(
+                """
+                SELECT (SELECT count(*) FROM claims WHERE creditor_id = \(a.creditor))::int8 AS claims,
+                       (SELECT status FROM placements WHERE creditor_id = \(a.creditor)) AS status,
+                       (SELECT received FROM placements WHERE creditor_id = \(a.creditor))::int8 AS received
+                """)!
+            #expect(try midway.decode(Int.self, "claims") == 0)
+            #expect(try midway.decode(String.self, "status") == "receiving")
+            #expect(try midway.decode(Int.self, "received") >= 8)
+            let shown = try await client.call(.get, "/v1/creditors/\(a.creditor.uuidString.lowercased())/placements", bearer: a.token)
+            #expect(((shown.json["items"] as? [[String: Any]])?.first?["status"] as? String) == "receiving")
+            for line in lines[10...] { feed.yield(Array((line + "\n").utf8)) }
+            feed.finish()
+            let (staged, _) = try await upload.value
+            #expect(staged.status == "staged")
+            #expect(try await merge.value == staged.id)
+            let done = try #require(try await s_placement(client, a, staged.id))
+            #expect(done["status"] as? String == "completed")
+            #expect(done["accepted"] as? Int == 8)
+            #expect(done["rejected"] as? Int == 4)
+            #expect(done["received"] as? Int == 12)
+            // The same as the whole file merged at once, table by table.
+            func picture(_ creditor: UUID) async throws -> [String] {
+                let queries: [SQL] = [
+                    """
+                    SELECT string_agg(format('%s %s %s %s %s %s %s/%s/%s', cl.creditor_reference, cl.principal_minor, cl.currency, d.name, d.emails, d.phones,
+                                             cs.principal_minor, cs.balance_minor, cs.oldest_due_date), ' | ' ORDER BY cl.creditor_reference)
+                    FROM claims cl JOIN debtors d ON d.creditor_id = cl.creditor_id AND d.id = cl.debtor_id
+                    JOIN cases cs ON cs.creditor_id = cl.creditor_id AND cs.id = cl.case_id AND cs.debtor_id = d.id
+                    WHERE cl.creditor_id = \(creditor)
+                    """,
+                    """
+                    SELECT string_agg(dk.key || '>' || d.name, ' | ' ORDER BY dk.key)
+                    FROM debtor_keys dk JOIN debtors d ON d.creditor_id = dk.creditor_id AND d.id = dk.debtor_id WHERE dk.creditor_id = \(creditor)
+                    """,
+                    "SELECT string_agg(row_number || ' ' || field || ' ' || reason, ' | ' ORDER BY row_number, field) FROM placement_rejects WHERE creditor_id = \(creditor)",
+                    "SELECT string_agg(row_number || ' ' || creditor_reference || ' ' || outcome, ' | ' ORDER BY row_number) FROM placement_outcomes WHERE creditor_id = \(creditor)",
+                    "SELECT (SELECT count(*) FROM debtors WHERE creditor_id = \(creditor)) || ' debtors, ' || (SELECT count(*) FROM cases WHERE creditor_id = \(creditor)) || ' cases'",
+                ]
+                var out: [String] = []
+                for query in queries { out.append(try await fixtures.admin.one(query)!.decode(String.self, at: 0)) }
+                return out
+            }
+            let pictureA = try await picture(a.creditor)
+            #expect(pictureA == (try await picture(b.creditor)))
+            #expect(pictureA[4] == "5 debtors, 6 cases")
+            #expect(pictureA[0].contains("S-1 1000 EUR Alpha SARL {alpha@example.fr} {+33142000001,+33142000002} 14000/14000/2024-12-01"), "\(pictureA[0])")
+            #expect(pictureA[0].contains("S-7 7000 USD Alpha SARL {alpha@example.fr} {+33142000001,+33142000002} 7000/7000/2025-02-01"))
+            #expect(pictureA[1].contains("phone:+33142000001>Alpha SARL"))
+            #expect(pictureA[2].contains("7 creditor_reference appears again in this file (first at row 3)"), "\(pictureA[2])")
+            #expect(pictureA[2].contains("9 creditor_reference appears again in this file (first at row 8)"))
+            #expect(pictureA[2].contains("13 creditor_reference appears again in this file (first at row 2)"))
+            #expect(try await fixtures.admin.one("SELECT count(*)::int8 FROM placement_rows")!.decode(Int.self, at: 0) == 0)
+        }
+    }
+
+    /// An upload refused half way (here: a quote never closed), after slices were committed and
+    /// while a worker merges them, leaves nothing: no placement, no staged rows, no claims. While
+    /// it runs, its Idempotency-Key answers 409.
+    @Test func anUploadRefusedHalfWayLeavesNothing() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            let service = PlacementService(pool: pool, sliceRows: 2)
+            let (body, feed) = AsyncStream.makeStream(of: [UInt8].self)
+            let actor = Principal(kind: .creditorUser, id: UUID(), role: .creditorAdmin, creditorID: s.creditor)
+            let uploading = Task {
+                try await service.stage(creditor: s.creditor, format: .csv, body: body, idempotencyKey: "half-way", by: actor, requestID: nil)
+            }
+            feed.yield(Array("Référence;Montant;Échéance;Nom\nR-1;10,00;01/02/2025;Alpha\nR-2;20,00;01/02/2025;Beta\nR-3;30,00;01/02/2025;Gamma\n".utf8))
+            for _ in 0..<1000 {
+                if try await fixtures.admin.one("SELECT count(*)::int8 FROM placement_rows")!.decode(Int.self, at: 0) >= 2 { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let merge = Task { try await service.processNext() }
+            let again = try await upload(client, s, FrenchFiles.csv(FrenchFiles.good), key: "half-way")
+            #expect(again.status == 409)
+            #expect(again.json["type"] as? String == "https://relance.dev/problems/idempotency-in-progress", "\(again.text)")
+            feed.yield(Array("R-4;\"40,00;01/02/2025;Delta\n".utf8))
+            feed.finish()
+            await #expect(throws: Problem.self) { _ = try await uploading.value }
+            #expect(try await merge.value == nil)
+            let left = try await fixtures.admin.one(
+                """
+                SELECT (SELECT count(*) FROM placements)::int8 AS placements, (SELECT count(*) FROM placement_rows)::int8 AS rows,
+                       (SELECT count(*) FROM claims)::int8 AS claims, (SELECT count(*) FROM debtors)::int8 AS debtors
+                """)!
+            #expect(try left.decode(Int.self, "placements") == 0)
+            #expect(try left.decode(Int.self, "rows") == 0)
+            #expect(try left.decode(Int.self, "claims") == 0)
+            #expect(try left.decode(Int.self, "debtors") == 0)
+            // The key is free again: the file sent with it is placed.
+            let retry = try await upload(client, s, FrenchFiles.csv(FrenchFiles.good), key: "half-way")
+            #expect(retry.status == 202)
+        }
+    }
+
+    func s_placement(_ client: some TestClientProtocol, _ s: Setup, _ id: UUID) async throws -> [String: Any]? {
+        try await client.call(.get, "/v1/placements/\(id.uuidString.lowercased())", bearer: s.token).json
     }
 
     @Test func idempotencyKeyAndConcurrentUploadsOfTheSameFile() async throws {
