@@ -22,12 +22,6 @@ public final class PlacementWorker: Service, Sendable {
 
     private func sweep() async {
         do {
-            let abandoned = try await placements.abandonDeadUploads()
-            if abandoned > 0 { logger.warning("placement worker: uploads interrupted, placements marked failed", metadata: ["placements": "\(abandoned)"]) }
-        } catch {
-            logger.warning("placement worker: interrupted uploads not looked for", metadata: ["error": "\(String(describing: type(of: error)))"])
-        }
-        do {
             let swept = try await placements.sweepStagedRows()
             if swept > 0 { logger.info("placement worker: deleted staged rows of merged placements", metadata: ["rows": "\(swept)"]) }
         } catch {
@@ -48,9 +42,8 @@ public final class PlacementWorker: Service, Sendable {
                         continuation.yield()
                     }
                 }
-                // Uploads that died with their server, and staged rows of merged placements that
-                // were not deleted right after their merge (a crash in between, a failed
-                // deletion): at start, then every ten minutes.
+                // Staged rows of merged placements that were not deleted right after their merge
+                // (a crash in between, a failed deletion): at start, then every ten minutes.
                 var lastSweep = ContinuousClock.now
                 await sweep()
                 for await _ in wakeups {

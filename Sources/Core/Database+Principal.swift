@@ -13,15 +13,3 @@ extension PostgresPool {
         return try await withTransaction(options, body)
     }
 }
-
-extension PostgresSession {
-    /// A transaction on this session's connection as `principal` (see `PostgresPool.transaction(as:)`).
-    public func transaction<T>(
-        as principal: Principal, _ options: TransactionOptions = TransactionOptions(),
-        _ body: (PostgresTransaction) async throws -> T
-    ) async throws -> T {
-        var options = options
-        options.settings = principal.databaseSettings + options.settings
-        return try await withTransaction(options, body)
-    }
-}

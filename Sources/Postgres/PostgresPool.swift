@@ -102,7 +102,7 @@ public final class PostgresPool: Service, PostgresQueryable, Sendable {
     /// Runs `body` with one connection to itself; the connection returns to the pool after.
     public func withConnection<T>(_ body: (PostgresSession) async throws -> T) async throws -> T {
         let connection = try await acquire()
-        let session = PostgresSession(connection: connection, threadPool: threadPool, defaultStatementTimeout: configuration.statementTimeout)
+        let session = PostgresSession(connection: connection, threadPool: threadPool)
         do {
             let result = try await body(session)
             release(connection)

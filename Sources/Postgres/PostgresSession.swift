@@ -31,8 +31,6 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
     // connection exclusively; calls are awaited one after another.
     let connection: PostgresConnection
     let threadPool: NIOThreadPool
-    /// The pool's statement timeout, for transactions that do not set their own.
-    let defaultStatementTimeout: Duration
 
     /// Runs a blocking closure against the connection on a pool thread.
     func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
@@ -88,16 +86,6 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
             throw error
         }
         return try await run { try $0.endCopy() }
-    }
-
-    /// Runs statements in one transaction on this session's connection: BEGIN, `body`, COMMIT
-    /// (ROLLBACK when `body` throws). Unlike `PostgresPool.withTransaction` it is never retried:
-    /// the caller holds this connection, and what it holds (a session-level lock, say), across
-    /// several transactions.
-    public func withTransaction<T>(
-        _ options: TransactionOptions = TransactionOptions(), _ body: (PostgresTransaction) async throws -> T
-    ) async throws -> T {
-        try await transaction(options, defaultTimeout: defaultStatementTimeout, body)
     }
 
     func transaction<T>(

@@ -22,8 +22,7 @@ struct PlacementsController {
             }
             let body = request.body.map { Array(buffer: $0) }
             let (placement, replayed) = try await placements.stage(
-                creditor: creditor, format: format, body: body, idempotencyKey: key, by: actor, requestID: context.requestID,
-                onSlice: { [worker] in worker.wake() })
+                creditor: creditor, format: format, body: body, idempotencyKey: key, by: actor, requestID: context.requestID)
             worker.wake()
             var response = try placement.response(from: request, context: context)
             response.status = replayed ? .ok : .accepted

@@ -28,8 +28,6 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
         var json = JSONRecordSplitter()
         var columns: [PlacementColumn?]? = nil
         var finished = false
-        /// A piece ends once this many rows have been read (a slice ends there), whatever its size.
-        var rowLimit = Int.max
 
         /// COPY data is handed on in pieces of about this size: large enough that the server
         /// has a good piece to work on while the next is produced, small enough for memory.
@@ -54,7 +52,7 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                 case .csv: try handle(csv: try csv.feed(chunk), into: &out)
                 case .json, .ndjson: try handle(json: try json.feed(chunk), into: &out)
                 }
-                if out.count >= Self.batchBytes || stream.tally.received >= rowLimit { return out }
+                if out.count >= Self.batchBytes { return out }
             }
             return out.isEmpty ? nil : out
         }
@@ -128,47 +126,6 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                 stream.tally.rejected += 1
                 CopyText.rejectLine(creditor: stream.creditor, placement: stream.placement, rejected, into: &out)
             }
-        }
-    }
-}
-
-/// Cuts a placement's COPY data into slices of about a given number of rows, one COPY (and one
-/// transaction) each. Slices end between pieces, and pieces hold whole lines.
-final class PlacementSlices<Base: AsyncSequence> where Base.Element == [UInt8] {
-    private var iterator: PlacementCopyStream<Base>.Iterator
-    private let tally: PlacementService.Tally
-    /// Whether the file has been read to its end.
-    private(set) var finished = false
-
-    init(_ stream: PlacementCopyStream<Base>) {
-        iterator = stream.makeAsyncIterator()
-        tally = stream.tally
-    }
-
-    /// The next slice: pieces until `rows` more rows have been read, or the file ends.
-    func next(rows: Int) -> Slice {
-        Slice(source: self, until: tally.received + rows)
-    }
-
-    fileprivate func piece(until: Int) async throws -> [UInt8]? {
-        guard !finished, tally.received < until else { return nil }
-        iterator.rowLimit = until
-        guard let piece = try await iterator.next() else {
-            finished = true
-            return nil
-        }
-        return piece
-    }
-
-    struct Slice: AsyncSequence, AsyncIteratorProtocol {
-        typealias Element = [UInt8]
-        let source: PlacementSlices
-        let until: Int
-
-        func makeAsyncIterator() -> Slice { self }
-
-        mutating func next() async throws -> [UInt8]? {
-            try await source.piece(until: until)
         }
     }
 }

@@ -18,14 +18,10 @@ public struct PlacementService: Sendable {
     let logger: Logger
     /// Largest file accepted.
     public var maxBytes: Int
-    /// Rows per slice of an upload: each slice is one COPY and one transaction, which a worker
-    /// can merge while the next comes in (ADR 0007).
-    public var sliceRows: Int
 
-    public init(pool: PostgresPool, maxBytes: Int = 1 << 30, sliceRows: Int = 50_000, logger: Logger = Logger(label: "relance.placements")) {
+    public init(pool: PostgresPool, maxBytes: Int = 1 << 30, logger: Logger = Logger(label: "relance.placements")) {
         self.pool = pool
         self.maxBytes = maxBytes
-        self.sliceRows = sliceRows
         self.logger = logger
     }
 
@@ -38,8 +34,7 @@ public struct PlacementService: Sendable {
     public struct Placement: Codable, Sendable, Equatable {
         public var id: UUID
         public var creditorId: UUID
-        /// `receiving` (the file is coming in; `received` counts its rows so far), `staged`
-        /// (all in, queued for merging), `completed` or `failed`.
+        /// `staged` (queued for merging), `completed` or `failed`.
         public var status: String
         public var format: String
         public var fileSha256: String
@@ -64,26 +59,16 @@ public struct PlacementService: Sendable {
 
     // MARK: - Stage
 
-    /// Streams a file into a new placement: `receiving` while the file comes in (a worker may
-    /// merge it meanwhile, ADR 0007), `staged` once all of it is in.
-    ///
-    /// Rows are committed in slices of `sliceRows`, one COPY and one transaction each, on one
-    /// connection that holds the placement's upload lock for as long as the upload runs: a worker
-    /// tells a slow upload from a dead one by it. An upload refused half way (unreadable file, too
-    /// large, client gone) deletes what it committed; one whose server dies is marked failed by a
-    /// worker (`abandonDeadUploads`). Either way nothing of it is merged.
-    /// - Parameter onSlice: called after each committed slice (to wake the local worker).
+    /// Streams a file into a new staged placement.
     /// - Returns: the placement, and whether it is an earlier one replayed for the same
     ///   `Idempotency-Key` and the same bytes.
     /// - Throws: `Problem`: 404 unknown creditor, 409 no active mandate or creditor not active,
     ///   409/422 idempotency conflicts, 413 too large, 422 unreadable file or header.
     public func stage<Body: AsyncSequence>(
-        creditor: UUID, format: Format, body: Body, idempotencyKey: String?, by actor: Principal, requestID: String?,
-        onSlice: @Sendable () -> Void = {}
+        creditor: UUID, format: Format, body: Body, idempotencyKey: String?, by actor: Principal, requestID: String?
     ) async throws -> (Placement, replayed: Bool) where Body.Element == [UInt8] {
         if let key = idempotencyKey {
             if let existing = try await find(key: key, creditor: creditor, as: actor) {
-                if existing.status == "receiving" { throw Self.inProgress }
                 let tally = Tally()
                 for try await chunk in body {
                     tally.bytes += chunk.count
@@ -100,232 +85,77 @@ public struct PlacementService: Sendable {
         }
         let id = UUID()
         let tally = Tally()
-        var created = false
         do {
-            let placement = try await pool.withConnection { session -> Placement in
-                // Held for as long as the upload runs, on this connection: the server releases it
-                // when the connection ends, so a receiving placement whose lock is free has lost
-                // its upload.
-                try await session.query("SELECT pg_advisory_lock(\(Self.uploadLock(id)))")
-                do {
-                    let placement = try await receive(
-                        id: id, creditor: creditor, format: format, body: body, idempotencyKey: idempotencyKey, by: actor,
-                        requestID: requestID, tally: tally, on: session, created: &created, onSlice: onSlice)
-                    _ = try? await session.query("SELECT pg_advisory_unlock(\(Self.uploadLock(id)))")
-                    return placement
-                } catch {
-                    if created {
-                        // Marked failed before the lock goes: a worker merging the placement sees
-                        // that, not a dead upload, and rolls back.
-                        await markUploadFailed(creditor: creditor, placement: id, reason: "upload refused; nothing was placed")
-                    }
-                    _ = try? await session.query("SELECT pg_advisory_unlock(\(Self.uploadLock(id)))")
-                    throw error
+            let placement = try await pool.transaction(as: actor, .init(statementTimeout: .seconds(3600), maxAttempts: 1)) { tx -> Placement in
+                guard let owner = try await tx.one("SELECT status, default_currency, jurisdiction FROM creditors WHERE id = \(creditor)") else {
+                    throw Problem.notFound("creditor")
                 }
+                guard try owner.decode(String.self, "status") == "active" else {
+                    throw Problem(status: 409, code: "creditor-not-active", title: "Creditor not active", detail: "Placements are accepted from active creditors only.")
+                }
+                guard try await MandateBook.hasActiveMandate(creditor: creditor, in: tx) else {
+                    throw Problem(
+                        status: 409, code: "mandate-required", title: "No active mandate",
+                        detail: "Placements are refused until a signed mandate (CPCE R124-3) is recorded and in force for this creditor.")
+                }
+                let validator = PlacementRowValidator(
+                    defaultCurrency: try owner.decode(String.self, "default_currency"), defaultCountry: try owner.decode(String.self, "jurisdiction"),
+                    today: CalendarDate(Date()))
+                let rows = PlacementCopyStream(
+                    base: body, format: format, validator: validator, creditor: creditor.uuidString.lowercased(),
+                    placement: id.uuidString.lowercased(), maxBytes: maxBytes, tally: tally,
+                    ids: PlacementIDs(placement: id, defaultCurrency: validator.defaultCurrency))
+                try await tx.copyFrom(SQL(unsafeRaw: "COPY placement_rows (\(CopyText.columns)) FROM STDIN"), chunks: rows)
+                guard tally.received > 0 else {
+                    throw Problem.validation([.init(field: "file", reason: "has no data rows")])
+                }
+                if let idempotencyKey {
+                    // Keys live 24 hours: an older placement gives its key up.
+                    try await tx.execute(
+                        """
+                        UPDATE placements SET idempotency_key = NULL
+                        WHERE creditor_id = \(creditor) AND idempotency_key = \(idempotencyKey) AND created_at <= now() - interval '24 hours'
+                        """)
+                }
+                let row = try await tx.one(
+                    """
+                    INSERT INTO placements (creditor_id, id, status, format, file_sha256, byte_count, idempotency_key, received, rejected, created_by_kind, created_by)
+                    VALUES (\(creditor), \(id), 'staged', \(format.rawValue), \(PostgresBytes(Array(tally.hasher.finalize()))), \(tally.bytes),
+                            \(idempotencyKey), \(tally.received), \(tally.rejected), \(actor.kind.rawValue), \(actor.id))
+                    RETURNING \(Self.columns)
+                    """)
+                try await AuditLog.append(
+                    AuditEntry(action: "placement.stage", objectType: "placement", objectID: id.uuidString.lowercased(), creditorID: creditor),
+                    actor: actor, requestID: requestID, in: tx)
+                return try Self.decode(row!)
             }
             return (placement, false)
-        } catch {
-            if created {
-                // Refused: as if it had never been sent (what a worker merged of it rolls back).
-                await deleteRefusedUpload(creditor: creditor, placement: id)
-            }
-            switch error {
-            case let error as PostgresError where error.code == .uniqueViolation && error.constraint == "placements_idempotency_key":
-                throw Self.inProgress
-            case let error as CSVStreamParser.Malformed:
-                throw Problem.validation([.init(field: "row \(error.line)", reason: error.reason)], detail: "The file could not be read.")
-            case let error as JSONRecordSplitter.Malformed:
-                throw Problem.validation([.init(field: "record \(error.record)", reason: error.reason)], detail: "The file could not be read.")
-            case let error as PlacementColumn.HeaderProblem:
-                throw Problem.validation(error.reasons.map { .init(field: "header", reason: $0) }, detail: "The header row is not usable. See Docs/placements.md.")
-            default:
-                throw error
-            }
+        } catch let error as PostgresError where error.code == .uniqueViolation && error.constraint == "placements_idempotency_key" {
+            throw Problem(status: 409, code: "idempotency-in-progress", title: "Request in progress", detail: "Another upload with this Idempotency-Key is running or just finished; retry to get its result.")
+        } catch let error as CSVStreamParser.Malformed {
+            throw Problem.validation([.init(field: "row \(error.line)", reason: error.reason)], detail: "The file could not be read.")
+        } catch let error as JSONRecordSplitter.Malformed {
+            throw Problem.validation([.init(field: "record \(error.record)", reason: error.reason)], detail: "The file could not be read.")
+        } catch let error as PlacementColumn.HeaderProblem {
+            throw Problem.validation(error.reasons.map { .init(field: "header", reason: $0) }, detail: "The header row is not usable. See Docs/placements.md.")
         }
-    }
-
-    static let inProgress = Problem(
-        status: 409, code: "idempotency-in-progress", title: "Request in progress",
-        detail: "Another upload with this Idempotency-Key is running or just finished; retry to get its result.")
-
-    /// The lock an upload holds on its connection while it runs.
-    static func uploadLock(_ placement: UUID) -> SQL {
-        "hashtextextended(\("placement-upload:" + placement.uuidString.lowercased()), 0)"
-    }
-
-    /// The lock a merge of the placement holds (one merge of a placement at a time).
-    static func mergeLock(_ placement: UUID) -> SQL {
-        "hashtextextended(\("placement-merge:" + placement.uuidString.lowercased()), 0)"
-    }
-
-    /// The upload proper, on the connection holding the upload lock.
-    private func receive<Body: AsyncSequence>(
-        id: UUID, creditor: UUID, format: Format, body: Body, idempotencyKey: String?, by actor: Principal, requestID: String?,
-        tally: Tally, on session: PostgresSession, created: inout Bool, onSlice: @Sendable () -> Void
-    ) async throws -> Placement where Body.Element == [UInt8] {
-        let validator = try await session.transaction(as: actor) { tx -> PlacementRowValidator in
-            guard let owner = try await tx.one("SELECT status, default_currency, jurisdiction FROM creditors WHERE id = \(creditor)") else {
-                throw Problem.notFound("creditor")
-            }
-            guard try owner.decode(String.self, "status") == "active" else {
-                throw Problem(status: 409, code: "creditor-not-active", title: "Creditor not active", detail: "Placements are accepted from active creditors only.")
-            }
-            guard try await MandateBook.hasActiveMandate(creditor: creditor, in: tx) else {
-                throw Problem(
-                    status: 409, code: "mandate-required", title: "No active mandate",
-                    detail: "Placements are refused until a signed mandate (CPCE R124-3) is recorded and in force for this creditor.")
-            }
-            if let idempotencyKey {
-                // Keys live 24 hours: an older placement gives its key up.
-                try await tx.execute(
-                    """
-                    UPDATE placements SET idempotency_key = NULL
-                    WHERE creditor_id = \(creditor) AND idempotency_key = \(idempotencyKey) AND created_at <= now() - interval '24 hours'
-                    """)
-            }
-            // A creditor with no claims and no debtors yet: every row is new, so its slices can be
-            // merged as they come in (ADR 0007). Others are merged once the whole file is in.
-            let fresh = try await tx.one(
-                """
-                SELECT NOT EXISTS (SELECT 1 FROM claims WHERE creditor_id = \(creditor))
-                   AND NOT EXISTS (SELECT 1 FROM debtor_keys WHERE creditor_id = \(creditor)) AS fresh
-                """)!.decode(Bool.self, "fresh")
-            try await tx.execute(
-                """
-                INSERT INTO placements (creditor_id, id, status, format, file_sha256, byte_count, idempotency_key, created_by_kind, created_by,
-                                        merge_while_receiving)
-                VALUES (\(creditor), \(id), 'receiving', \(format.rawValue), ''::bytea, 0, \(idempotencyKey), \(actor.kind.rawValue), \(actor.id), \(fresh))
-                """)
-            return PlacementRowValidator(
-                defaultCurrency: try owner.decode(String.self, "default_currency"), defaultCountry: try owner.decode(String.self, "jurisdiction"),
-                today: CalendarDate(Date()))
-        }
-        created = true
-        let slices = PlacementSlices(
-            PlacementCopyStream(
-                base: body, format: format, validator: validator, creditor: creditor.uuidString.lowercased(),
-                placement: id.uuidString.lowercased(), maxBytes: maxBytes, tally: tally,
-                ids: PlacementIDs(placement: id, defaultCurrency: validator.defaultCurrency)))
-        repeat {
-            try await session.transaction(as: actor, .init(statementTimeout: .seconds(3600))) { tx in
-                _ = try await tx.copyFrom(SQL(unsafeRaw: "COPY placement_rows (\(CopyText.columns)) FROM STDIN"), chunks: slices.next(rows: sliceRows))
-                try await tx.execute("UPDATE placements SET received = \(tally.received) WHERE creditor_id = \(creditor) AND id = \(id)")
-            }
-            onSlice()
-        } while !slices.finished
-        guard tally.received > 0 else {
-            throw Problem.validation([.init(field: "file", reason: "has no data rows")])
-        }
-        return try await session.transaction(as: actor) { tx in
-            guard let row = try await tx.one(
-                """
-                UPDATE placements SET status = 'staged', file_sha256 = \(PostgresBytes(Array(tally.hasher.finalize()))), byte_count = \(tally.bytes),
-                       received = \(tally.received), rejected = \(tally.rejected)
-                WHERE creditor_id = \(creditor) AND id = \(id) AND status = 'receiving'
-                RETURNING \(Self.columns)
-                """)
-            else {
-                throw Problem(
-                    status: 409, code: "placement-stopped", title: "Placement stopped",
-                    detail: "The placement was marked failed while its file came in; nothing was placed. Send the file again.")
-            }
-            try await AuditLog.append(
-                AuditEntry(action: "placement.stage", objectType: "placement", objectID: id.uuidString.lowercased(), creditorID: creditor),
-                actor: actor, requestID: requestID, in: tx)
-            return try Self.decode(row)
-        }
-    }
-
-    /// Marks a receiving placement failed. Never waits for a merge of it (the merge holds a
-    /// KEY SHARE lock; this changes no key), which sees the status and rolls back.
-    private func markUploadFailed(creditor: UUID, placement: UUID, reason: String) async {
-        do {
-            try await pool.transaction(as: .system, .init(statementTimeout: .seconds(30))) { tx in
-                try await tx.execute(
-                    """
-                    UPDATE placements SET status = 'failed', failure = \(reason), completed_at = now()
-                    WHERE creditor_id = \(creditor) AND id = \(placement) AND status = 'receiving'
-                    """)
-            }
-        } catch {
-            logger.warning("refused upload not marked failed", metadata: ["placement": "\(placement)", "error": "\(error)"])
-        }
-    }
-
-    /// Deletes a refused upload's placement and staged rows (waiting for a merge of it to roll
-    /// back). Should this fail, the placement stays failed and a sweep deletes its rows.
-    private func deleteRefusedUpload(creditor: UUID, placement: UUID) async {
-        do {
-            try await pool.transaction(as: .system, .init(statementTimeout: .seconds(120))) { tx in
-                if try await tx.execute("DELETE FROM placements WHERE creditor_id = \(creditor) AND id = \(placement) AND status = 'failed'") > 0 {
-                    try await tx.execute("DELETE FROM placement_rows WHERE creditor_id = \(creditor) AND placement_id = \(placement)")
-                }
-            }
-        } catch {
-            logger.warning("refused upload not deleted", metadata: ["placement": "\(placement)", "error": "\(error)"])
-        }
-    }
-
-    /// Receiving placements whose upload is gone (its server died: the upload lock is free) are
-    /// marked failed, their idempotency key released and their staged rows deleted.
-    /// - Returns: how many were found.
-    @discardableResult
-    public func abandonDeadUploads() async throws -> Int {
-        let receiving = try await pool.transaction(as: .system, .init(readOnly: true)) { tx in
-            try await tx.query("SELECT creditor_id, id FROM placements WHERE status = 'receiving' ORDER BY created_at LIMIT 1000")
-                .map { (try $0.decode(UUID.self, "creditor_id"), try $0.decode(UUID.self, "id")) }
-        }
-        var abandoned = 0
-        for (creditor, placement) in receiving where try await abandonIfDead(creditor: creditor, placement: placement) {
-            abandoned += 1
-        }
-        return abandoned
-    }
-
-    /// - Returns: whether the placement's upload was dead (and the placement is now failed).
-    func abandonIfDead(creditor: UUID, placement: UUID) async throws -> Bool {
-        let dead = try await pool.transaction(as: .system) { tx -> Bool in
-            guard try await tx.one("SELECT pg_try_advisory_xact_lock(\(Self.uploadLock(placement))) AS free")!.decode(Bool.self, "free") else {
-                return false
-            }
-            return try await tx.execute(
-                """
-                UPDATE placements SET status = 'failed', completed_at = now(),
-                       failure = 'upload interrupted (the server stopped); nothing was placed: send the file again'
-                WHERE creditor_id = \(creditor) AND id = \(placement) AND status = 'receiving'
-                """) > 0
-        }
-        guard dead else { return false }
-        logger.warning("placement upload interrupted: marked failed", metadata: ["placement": "\(placement)"])
-        // A retry with the same Idempotency-Key must place the file, not replay this.
-        try await pool.transaction(as: .system, .init(statementTimeout: .seconds(600))) { tx in
-            try await tx.execute("UPDATE placements SET idempotency_key = NULL WHERE creditor_id = \(creditor) AND id = \(placement)")
-            try await tx.execute("DELETE FROM placement_rows WHERE creditor_id = \(creditor) AND placement_id = \(placement)")
-        }
-        return true
     }
 
     // MARK: - Merge
 
-    /// Placements a worker may take: staged ones, and receiving ones of creditors with nothing
-    /// placed yet (merged slice by slice while their file comes in).
-    static let waitingForMerge: SQL = "(status = 'staged' OR (status = 'receiving' AND merge_while_receiving))"
-
-    /// Merges the oldest placement waiting, if any. Safe to call from any number of nodes.
-    /// - Returns: the placement merged, or nil when none was waiting (or none could be merged now).
+    /// Merges the oldest staged placement, if any. Safe to call from any number of nodes.
+    /// - Returns: the placement merged, or nil when none was waiting.
     @discardableResult
     public func processNext() async throws -> UUID? {
         var taken: (creditor: UUID, placement: UUID)? = nil
         do {
             // Fresh statistics for the staged rows and the tables merged into (Migrations/0005
             // and 0006), when there is a placement no other worker holds (a node waiting on
-            // another's merge skips them). Merges hold a placement's merge lock.
+            // another's merge skips them). The probe's KEY SHARE lock skips placements a merge
+            // holds (FOR UPDATE) without stopping `recordFailure` (NO KEY UPDATE) from counting
+            // a failed attempt.
             let waiting = try await pool.transaction(as: .system) { tx in
-                for candidate in try await tx.query("SELECT id FROM placements WHERE \(Self.waitingForMerge) ORDER BY created_at LIMIT 20") {
-                    let id = try candidate.decode(UUID.self, "id")
-                    if try await tx.one("SELECT pg_try_advisory_xact_lock(\(Self.mergeLock(id))) AS free")!.decode(Bool.self, "free") { return true }
-                }
-                return false
+                try await tx.one("SELECT id FROM placements WHERE status = 'staged' LIMIT 1 FOR KEY SHARE SKIP LOCKED") != nil
             }
             guard waiting else { return nil }
             await refreshStatistics("placement_merge_analyze")
@@ -341,20 +171,6 @@ public struct PlacementService: Sendable {
                     return nil  // still waiting after the statement timeout: the worker comes back
                 }
             }
-        } catch let stop as NotMergeableNow {
-            // Rolled back before anything was written: no failed attempt to count.
-            switch stop {
-            case .uploadDied(let creditor, let placement):
-                _ = try await abandonIfDead(creditor: creditor, placement: placement)
-            case .waitForWholeFile(let creditor, let placement):
-                try await pool.transaction(as: .system) { tx in
-                    try await tx.execute(
-                        "UPDATE placements SET merge_while_receiving = false WHERE creditor_id = \(creditor) AND id = \(placement)")
-                }
-            case .notWaiting:
-                break
-            }
-            return nil
         } catch let error as PostgresError
             where !error.isConnectionLoss && error.kind != .poolClosed && error.kind != .commitOutcomeUnknown
             && !(error.code == .queryCanceled && Task.isCancelled)
@@ -371,43 +187,17 @@ public struct PlacementService: Sendable {
     /// Thrown when a merge had to wait for another merge of the same creditor (and rolled back).
     struct WaitedForAnotherMerge: Error {}
 
-    /// Why a merge stopped (and rolled back) without failing.
-    enum NotMergeableNow: Error {
-        /// The upload of a receiving placement is gone: the placement is to be marked failed.
-        case uploadDied(UUID, UUID)
-        /// The creditor has claims or debtors now, or the file comes in too slowly: merge the
-        /// placement once it is staged.
-        case waitForWholeFile(UUID, UUID)
-        /// Merged by another worker meanwhile, or its upload was refused.
-        case notWaiting
-    }
-
     /// One merge transaction, and what follows its commit.
     /// - Parameter mayWait: false: give up (`WaitedForAnotherMerge`) after waiting for another
     ///   merge of the same creditor; true: merge after waiting.
     private func mergeNext(taken: inout (creditor: UUID, placement: UUID)?, mayWait: Bool = false) async throws -> UUID? {
         do {
             let merged = try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, UUID, Int)? in
-                var next: (UUID, UUID)? = nil
-                for candidate in try await tx.query(
-                    "SELECT creditor_id, id FROM placements WHERE \(Self.waitingForMerge) ORDER BY created_at LIMIT 20")
-                {
-                    let creditor = try candidate.decode(UUID.self, "creditor_id")
-                    let placement = try candidate.decode(UUID.self, "id")
-                    // One merge of a placement at a time; then, still waiting? (Another worker may
-                    // have merged it since the list was read.) KEY SHARE keeps it from being
-                    // deleted and lets its upload go on updating it.
-                    guard try await tx.one("SELECT pg_try_advisory_xact_lock(\(Self.mergeLock(placement))) AS free")!.decode(Bool.self, "free"),
-                        try await tx.one(
-                            """
-                            SELECT 1 FROM placements WHERE creditor_id = \(creditor) AND id = \(placement) AND \(Self.waitingForMerge)
-                            FOR KEY SHARE SKIP LOCKED
-                            """) != nil
-                    else { continue }
-                    next = (creditor, placement)
-                    break
-                }
-                guard let (creditor, placement) = next else { return nil }
+                guard let next = try await tx.one(
+                    "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+                else { return nil }
+                let creditor = try next.decode(UUID.self, "creditor_id")
+                let placement = try next.decode(UUID.self, "id")
                 taken = (creditor, placement)
                 // One merge per creditor at a time: two placements of one creditor may share
                 // debtors. Having waited for another, give up unless told not to.
@@ -437,12 +227,9 @@ public struct PlacementService: Sendable {
                 await refreshStatistics("placement_tables_analyze")
             }
             return placement
-        } catch let error as WaitedForAnotherMerge {
+        } catch is WaitedForAnotherMerge {
             taken = nil  // rolled back before anything was attempted: no failure to count
-            throw error
-        } catch let error as NotMergeableNow {
-            taken = nil
-            throw error
+            throw WaitedForAnotherMerge()
         }
     }
 
@@ -459,8 +246,8 @@ public struct PlacementService: Sendable {
         }
     }
 
-    /// Deletes staged rows left behind by placements no longer receiving or waiting for a merge
-    /// (completed or failed; see `clearStagedRows`, `abandonDeadUploads`).
+    /// Deletes staged rows left behind by placements no longer waiting for a merge (completed
+    /// or failed; see `clearStagedRows`). Rows of uploads in progress are not visible here.
     /// - Returns: how many rows were deleted.
     @discardableResult
     public func sweepStagedRows() async throws -> Int {
@@ -468,7 +255,7 @@ public struct PlacementService: Sendable {
             try await tx.execute(
                 """
                 DELETE FROM placement_rows r USING placements p
-                WHERE p.creditor_id = r.creditor_id AND p.id = r.placement_id AND p.status NOT IN ('receiving', 'staged')
+                WHERE p.creditor_id = r.creditor_id AND p.id = r.placement_id AND p.status <> 'staged'
                 """)
         }
     }
@@ -487,8 +274,6 @@ public struct PlacementService: Sendable {
     private func recordFailure(_ error: PostgresError, creditor: UUID, placement: UUID) async throws {
         logger.error("placement merge failed", metadata: ["error": "\(error)", "placement": "\(placement)"])
         try await pool.transaction(as: .system) { tx in
-            // Only a staged placement counts its attempts: a receiving one is taken again, and
-            // counted once its file is all in.
             guard let row = try await tx.one(
                 "SELECT attempts FROM placements WHERE creditor_id = \(creditor) AND id = \(placement) AND status = 'staged' FOR NO KEY UPDATE SKIP LOCKED")
             else { return }
@@ -506,14 +291,7 @@ public struct PlacementService: Sendable {
         }
     }
 
-    /// How long a merge waits for the next slice of a receiving placement before leaving the
-    /// placement to be merged once staged.
-    var sliceWait: Duration { .seconds(300) }
-
-    /// Merges the placement's staged rows, slice by slice while its file comes in, then marks it
-    /// completed; all in the caller's transaction, so nothing of it is visible before all is.
     /// - Returns: how many claims it inserted or updated.
-    /// - Throws: `NotMergeableNow` when it stops without failing.
     func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> Int {
         // One merge per creditor at a time (taken by `mergeNext` already; held until commit).
         try await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("placement:" + c.uuidString.lowercased()), 0))")
@@ -524,49 +302,27 @@ public struct PlacementService: Sendable {
         try await tx.execute("SET LOCAL work_mem = '256MB'")
         try await tx.execute("SET LOCAL jit = off")
         try await tx.execute("SET LOCAL enable_memoize = off")
-        // Merges of one creditor are serialised: what it has now is what it had before this one.
-        let fresh = try await tx.one(
+        let scope: SQL = "creditor_id = \(c) AND placement_id = \(p)"
+        // A reference twice in one file: the first row counts, the others are refused.
+        try await tx.execute(
             """
-            SELECT NOT EXISTS (SELECT 1 FROM claims WHERE creditor_id = \(c))
-               AND NOT EXISTS (SELECT 1 FROM debtor_keys WHERE creditor_id = \(c)) AS fresh
-            """)!.decode(Bool.self, "fresh")
-        var merged = 0  // rows up to this row number are merged
-        var counts = (accepted: 0, updated: 0, unchanged: 0)
-        var lastSlice = ContinuousClock.now
-        while true {
-            // The status and the rows committed so far, in one snapshot: once it says staged,
-            // every row is in. Slices commit in row order.
-            guard let state = try await tx.one(
-                """
-                SELECT p.status, (SELECT coalesce(max(r.row_number), 0) FROM placement_rows r
-                                  WHERE r.creditor_id = \(c) AND r.placement_id = \(p))::int8 AS last_row
-                FROM placements p WHERE p.creditor_id = \(c) AND p.id = \(p)
-                """)
-            else { throw NotMergeableNow.notWaiting }
-            let status = try state.decode(String.self, "status")
-            let lastRow = try state.decode(Int.self, "last_row")
-            guard status == "staged" || status == "receiving" else { throw NotMergeableNow.notWaiting }
-            if status == "receiving" && !fresh { throw NotMergeableNow.waitForWholeFile(c, p) }
-            if lastRow > merged {
-                // Rows of one debtor or one reference may come in different slices: a slice
-                // with more to come, or after others, merges with conflicts in mind.
-                let sliced = merged > 0 || status == "receiving"
-                let done = try await mergeRows(creditor: c, placement: p, after: merged, through: lastRow, fresh: fresh, sliced: sliced, last: status == "staged", in: tx)
-                counts = (counts.accepted + done.accepted, counts.updated + done.updated, counts.unchanged + done.unchanged)
-                merged = lastRow
-                lastSlice = ContinuousClock.now
-                continue
-            }
-            if status == "staged" { break }
-            // Receiving, and nothing new yet. A free upload lock: the upload is gone, or has just
-            // finished (look again).
-            if try await tx.one("SELECT pg_try_advisory_xact_lock(\(Self.uploadLock(p))) AS upload_gone")!.decode(Bool.self, "upload_gone") {
-                let now = try await tx.one("SELECT status FROM placements WHERE creditor_id = \(c) AND id = \(p)")
-                if try now?.decode(String.self, "status") == "receiving" { throw NotMergeableNow.uploadDied(c, p) }
-                continue
-            }
-            if ContinuousClock.now - lastSlice > sliceWait { throw NotMergeableNow.waitForWholeFile(c, p) }
-            try await Task.sleep(for: .milliseconds(20))
+            UPDATE placement_rows r SET reject_field = 'creditor_reference',
+                   reject_reason = 'appears again in this file (first at row ' || d.first_row || ')'
+            FROM (SELECT row_number, min(row_number) OVER (PARTITION BY creditor_reference) AS first_row
+                  FROM placement_rows WHERE \(scope) AND reject_field IS NULL) d
+            WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = d.row_number AND d.row_number > d.first_row
+            """)
+        // Rows refused while streaming, and repeated references.
+        try await tx.execute(
+            """
+            INSERT INTO placement_rejects (creditor_id, placement_id, row_number, field, reason)
+            SELECT creditor_id, placement_id, row_number, reject_field, reject_reason FROM placement_rows WHERE \(scope) AND reject_field IS NOT NULL
+            """)
+        let counts: (accepted: Int, updated: Int, unchanged: Int)
+        if try await meetsKnownData(creditor: c, placement: p, in: tx) {
+            counts = try await mergeWithKnown(creditor: c, placement: p, in: tx)
+        } else {
+            counts = try await mergeAllNew(creditor: c, placement: p, in: tx)
         }
         try await tx.execute(
             """
@@ -578,72 +334,6 @@ public struct PlacementService: Sendable {
         // The staged rows (personal data) are deleted right after this commits
         // (`clearStagedRows`): deleting a million rows here would only delay the placement.
         return counts.accepted + counts.updated
-    }
-
-    /// Merges staged rows `after` < row number <= `through`.
-    /// - Parameters:
-    ///   - fresh: the creditor had no claims and no debtors before this placement.
-    ///   - sliced: other slices of the placement come before or after these rows.
-    ///   - last: no rows come after these.
-    func mergeRows(
-        creditor c: UUID, placement p: UUID, after: Int, through: Int, fresh: Bool, sliced: Bool, last: Bool, in tx: PostgresTransaction
-    ) async throws -> (accepted: Int, updated: Int, unchanged: Int) {
-        let scope: SQL = "creditor_id = \(c) AND placement_id = \(p) AND row_number > \(after) AND row_number <= \(through)"
-        if sliced && after == 0 {
-            // The staged rows' statistics were taken while the file came in, if at all: they say
-            // "no rows of this placement". A nested loop planned on that runs over the slice for
-            // each of its rows; hash joins cost little more when the estimate is right.
-            try await tx.execute("SET LOCAL enable_nestloop = off")
-        }
-        // A reference twice in one file: the first row counts, the others are refused.
-        try await tx.execute(
-            """
-            UPDATE placement_rows r SET reject_field = 'creditor_reference',
-                   reject_reason = 'appears again in this file (first at row ' || d.first_row || ')'
-            FROM (SELECT row_number, min(row_number) OVER (PARTITION BY creditor_reference) AS first_row
-                  FROM placement_rows WHERE \(scope) AND reject_field IS NULL) d
-            WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number > \(after) AND r.row_number <= \(through)
-              AND r.row_number = d.row_number AND d.row_number > d.first_row
-            """)
-        if sliced {
-            // ... or in an earlier slice: the references merged so far, in a table of this
-            // transaction.
-            if after == 0 {
-                try await tx.execute(
-                    #"CREATE TEMP TABLE placed_refs (creditor_reference text COLLATE "C" PRIMARY KEY, row_number integer NOT NULL) ON COMMIT DROP"#)
-            } else {
-                // One probe of the references' index per row (a subquery, not a join: a hash join
-                // would read every reference merged so far, once per slice).
-                try await tx.execute(
-                    """
-                    UPDATE placement_rows r SET reject_field = 'creditor_reference',
-                           reject_reason = 'appears again in this file (first at row ' || f.first_row || ')'
-                    FROM (SELECT row_number, (SELECT s.row_number FROM placed_refs s WHERE s.creditor_reference = x.creditor_reference) AS first_row
-                          FROM placement_rows x WHERE \(scope) AND reject_field IS NULL) f
-                    WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number > \(after) AND r.row_number <= \(through)
-                      AND r.row_number = f.row_number AND f.first_row IS NOT NULL
-                    """)
-            }
-            if !last {
-                try await tx.execute(
-                    "INSERT INTO placed_refs SELECT creditor_reference, row_number FROM placement_rows WHERE \(scope) AND reject_field IS NULL")
-            }
-        }
-        // Rows refused while streaming, and repeated references.
-        try await tx.execute(
-            """
-            INSERT INTO placement_rejects (creditor_id, placement_id, row_number, field, reason)
-            SELECT creditor_id, placement_id, row_number, reject_field, reject_reason FROM placement_rows WHERE \(scope) AND reject_field IS NOT NULL
-            """)
-        if sliced {
-            // Only a fresh creditor's placements are merged in slices: nothing known to meet.
-            precondition(fresh, "slices of a creditor with data")
-            return try await mergeAllNew(creditor: c, placement: p, after: after, through: through, sliced: true, in: tx)
-        }
-        if try await meetsKnownData(creditor: c, placement: p, in: tx) {
-            return try await mergeWithKnown(creditor: c, placement: p, in: tx)
-        }
-        return try await mergeAllNew(creditor: c, placement: p, after: after, through: through, sliced: false, in: tx)
     }
 
     /// Whether any good row of the placement names a claim already placed, or identifies a
@@ -682,21 +372,10 @@ public struct PlacementService: Sendable {
 
     /// Every good row is a new claim of a new debtor: the ids minted at upload hold, and rows
     /// move by plain INSERT ... SELECT, one pass over the staged rows per table.
-    /// - Parameter sliced: rows of one debtor (and its case) may have been merged by an earlier
-    ///   slice of the placement: the debtor gains the new rows' emails and phones, the case
-    ///   their amounts; an identifier stays with the debtor of the first row giving it.
-    func mergeAllNew(
-        creditor c: UUID, placement p: UUID, after: Int, through: Int, sliced: Bool, in tx: PostgresTransaction
-    ) async throws -> (accepted: Int, updated: Int, unchanged: Int) {
-        let good: SQL = "creditor_id = \(c) AND placement_id = \(p) AND row_number > \(after) AND row_number <= \(through) AND reject_field IS NULL"
+    func mergeAllNew(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> (accepted: Int, updated: Int, unchanged: Int) {
+        let good: SQL = "creditor_id = \(c) AND placement_id = \(p) AND reject_field IS NULL"
         // One debtor per identifier group, described by its first row, with the emails and
         // phones of all its rows.
-        let debtorConflict: SQL = sliced ? """
-            ON CONFLICT (creditor_id, id) DO UPDATE
-            SET emails = ARRAY(SELECT DISTINCT e FROM unnest(debtors.emails || excluded.emails) AS e ORDER BY e),
-                phones = ARRAY(SELECT DISTINCT x FROM unnest(debtors.phones || excluded.phones) AS x ORDER BY x)
-            WHERE NOT (excluded.emails <@ debtors.emails AND excluded.phones <@ debtors.phones)
-            """ : ""
         try await tx.execute(
             """
             INSERT INTO debtors (creditor_id, id, kind, name, first_name, last_name, siren, birth_date, emails, phones,
@@ -707,22 +386,14 @@ public struct PlacementService: Sendable {
                          coalesce(array_agg(DISTINCT email ORDER BY email) FILTER (WHERE email IS NOT NULL), '{}') AS emails,
                          coalesce(array_agg(DISTINCT phone ORDER BY phone) FILTER (WHERE phone IS NOT NULL), '{}') AS phones
                   FROM placement_rows WHERE \(good) GROUP BY debtor_id) g
-            JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number > \(after) AND r.row_number <= \(through)
-                                 AND r.row_number = g.first_row
-            \(debtorConflict)
+            JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = g.first_row
             """)
         // One case per debtor and currency, with its totals.
-        let caseConflict: SQL = sliced ? """
-            ON CONFLICT (creditor_id, id) DO UPDATE
-            SET principal_minor = cases.principal_minor + excluded.principal_minor, balance_minor = cases.balance_minor + excluded.balance_minor,
-                oldest_due_date = least(cases.oldest_due_date, excluded.oldest_due_date)
-            """ : ""
         try await tx.execute(
             """
             INSERT INTO cases (creditor_id, id, debtor_id, currency, first_placement_id, principal_minor, balance_minor, oldest_due_date)
             SELECT \(c), case_id, debtor_id, currency, \(p), sum(principal_minor), sum(principal_minor), min(due_date)
             FROM placement_rows WHERE \(good) GROUP BY case_id, debtor_id, currency ORDER BY case_id
-            \(caseConflict)
             """)
         let accepted = try await tx.execute(
             """
@@ -732,16 +403,13 @@ public struct PlacementService: Sendable {
                    principal_minor, principal_minor, currency, row_hash, \(p), \(p)
             FROM placement_rows WHERE \(good)
             """)
-        // An identifier given by two new debtors stays with the first (an earlier slice's came
-        // first). None was known before (`meetsKnownData`, or a fresh creditor), and merges of one
-        // creditor are serialised.
-        let keyConflict: SQL = sliced ? "ON CONFLICT DO NOTHING" : ""
+        // An identifier given by two new debtors stays with the first. None is known yet
+        // (`meetsKnownData`), and merges of one creditor are serialised: no conflict to handle.
         try await tx.execute(
             """
             INSERT INTO debtor_keys (creditor_id, key, debtor_id)
             SELECT DISTINCT ON (k) \(c), k, debtor_id FROM placement_rows, unnest(match_keys) AS k WHERE \(good)
             ORDER BY k, row_number
-            \(keyConflict)
             """)
         try await tx.execute(
             """
