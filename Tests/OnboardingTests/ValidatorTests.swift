@@ -1,4 +1,5 @@
-import Onboarding
+import Foundation
+@testable import Onboarding
 import Postgres
 import Testing
 
@@ -92,5 +93,40 @@ struct ValidatorTests {
         #expect(Validators.phone("0690 12 34 56", country: "GP") == "+590690123456")
         #expect(Validators.phone("06 12 34 56 78", country: "DE") == nil)
         #expect(Validators.normalisedName("  Hélène  DE LA Tour-d'Auvergne ") == "helene de la tour d auvergne")
+    }
+}
+
+@Suite("Binary COPY")
+struct CopyBinaryTests {
+    /// Dates go to PostgreSQL as days since 2000-01-01 (proleptic Gregorian), leap years included.
+    @Test func datesAsDaysSince2000() throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let epoch = calendar.date(from: DateComponents(year: 2000, month: 1, day: 1))!
+        #expect(CopyBinary.daysSince2000(CalendarDate(year: 2000, month: 1, day: 1)!) == 0)
+        #expect(CopyBinary.daysSince2000(CalendarDate(year: 1999, month: 12, day: 31)!) == -1)
+        #expect(CopyBinary.daysSince2000(CalendarDate(year: 2000, month: 3, day: 1)!) == 60)
+        var day = calendar.date(from: DateComponents(year: 1890, month: 1, day: 1))!
+        let end = calendar.date(from: DateComponents(year: 2110, month: 1, day: 1))!
+        while day < end {
+            let parts = calendar.dateComponents([.year, .month, .day], from: day)
+            let date = try #require(CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!))
+            let expected = calendar.dateComponents([.day], from: epoch, to: day).day!
+            if CopyBinary.daysSince2000(date) != Int32(expected) {
+                Issue.record("\(date): \(CopyBinary.daysSince2000(date)), expected \(expected)")
+                return
+            }
+            day = calendar.date(byAdding: .day, value: 1, to: day)!
+        }
+    }
+
+    /// A text array field: dimensions, no NULL, element type text, one length-prefixed item each.
+    @Test func textArrays() {
+        var out: [UInt8] = []
+        CopyBinary.textArray(["ab", "é"], into: &out)
+        #expect(out == [0, 0, 0, 32, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0x61, 0x62, 0, 0, 0, 2, 0xC3, 0xA9])
+        out = []
+        CopyBinary.textArray([], into: &out)
+        #expect(out == [0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25])
     }
 }

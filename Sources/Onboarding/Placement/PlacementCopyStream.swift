@@ -1,7 +1,7 @@
 import Core
 import Foundation
 
-/// Turns a placement file's bytes, as they arrive, into COPY data for `placement_rows`:
+/// Turns a placement file's bytes, as they arrive, into binary COPY data for `placement_rows`:
 /// parse, check each row, write the good ones and the reasons for the bad ones. Memory stays
 /// bounded by the size of one chunk, whatever the file's size.
 struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Element == [UInt8] {
@@ -10,8 +10,8 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
     let base: Base
     let format: PlacementService.Format
     let validator: PlacementRowValidator
-    let creditor: String
-    let placement: String
+    let creditor: [UInt8]
+    let placement: [UInt8]
     let maxBytes: Int
     let tally: PlacementService.Tally
     let ids: PlacementIDs
@@ -28,6 +28,7 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
         var json = JSONRecordSplitter()
         var columns: [PlacementColumn?]? = nil
         var finished = false
+        var started = false
 
         /// COPY data is handed on in pieces of about this size: large enough that the server
         /// has a good piece to work on while the next is produced, small enough for memory.
@@ -35,6 +36,10 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
 
         mutating func next() async throws -> [UInt8]? {
             var out: [UInt8] = []
+            if !started {
+                started = true
+                out += CopyBinary.header
+            }
             while !finished {
                 guard let chunk = try await base.next() else {
                     finished = true
@@ -42,6 +47,7 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                     case .csv: try handle(csv: try csv.finish(), into: &out)
                     case .json, .ndjson: try json.finish()
                     }
+                    out += CopyBinary.trailer
                     break
                 }
                 stream.tally.bytes += chunk.count
@@ -121,10 +127,10 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
         mutating func emit(_ result: Result<StagedRow, RejectedRow>, into out: inout [UInt8]) {
             switch result {
             case .success(let row):
-                CopyText.line(creditor: stream.creditor, placement: stream.placement, row, ids: &ids, into: &out)
+                CopyBinary.line(creditor: stream.creditor, placement: stream.placement, row, ids: &ids, into: &out)
             case .failure(let rejected):
                 stream.tally.rejected += 1
-                CopyText.rejectLine(creditor: stream.creditor, placement: stream.placement, rejected, into: &out)
+                CopyBinary.rejectLine(creditor: stream.creditor, placement: stream.placement, rejected, into: &out)
             }
         }
     }

@@ -38,7 +38,7 @@ struct PlacementIDs {
         return z ^ (z >> 31)
     }
 
-    /// The claim id of a row, in canonical text form.
+    /// The claim id of a row, as a binary COPY field.
     mutating func writeClaim(row: Int, into out: inout [UInt8]) {
         var id: (UInt64, UInt64) = (0, 0)
         withUnsafeMutableBytes(of: &id) { b in
@@ -55,11 +55,11 @@ struct PlacementIDs {
         }
     }
 
-    /// The debtor id and case id of a row of identifier group `group` in `currency`, in
-    /// canonical text form with `separator` between them: the debtor's from the first half of
-    /// the group's digest, the case's from the second half or, in another currency than the
-    /// creditor's, from a digest of the digest and the currency.
-    func writeDebtorAndCase(group: String, currency: String, separator: UInt8, into out: inout [UInt8]) {
+    /// The debtor id and case id of a row of identifier group `group` in `currency`, as two
+    /// binary COPY fields: the debtor's from the first half of the group's digest, the case's
+    /// from the second half or, in another currency than the creditor's, from a digest of the
+    /// digest and the currency.
+    func writeDebtorAndCase(group: String, currency: String, into out: inout [UInt8]) {
         var hasher = SHA256()
         hasher.update(data: salt)
         var group = group
@@ -67,7 +67,6 @@ struct PlacementIDs {
         let digest = hasher.finalize()
         digest.withUnsafeBytes { d in
             writeShaped(UnsafeRawBufferPointer(rebasing: d[0..<16]), into: &out)
-            out.append(separator)
             if currency == defaultCurrency {
                 writeShaped(UnsafeRawBufferPointer(rebasing: d[16..<32]), into: &out)
             } else {
@@ -91,18 +90,9 @@ struct PlacementIDs {
         }
     }
 
-    static let hexDigits = Array("0123456789abcdef".utf8)
-
-    /// Writes the canonical text form (`8-4-4-4-12`, lower case).
-    static func write(_ id: [UInt8], into out: inout [UInt8]) {
-        id.withUnsafeBytes { write($0, into: &out) }
-    }
-
+    /// A binary COPY uuid field: its length, then the 16 bytes.
     static func write(_ id: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        for (i, byte) in id.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(0x2D) }
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
-        }
+        out += [0, 0, 0, 16]
+        out.append(contentsOf: id)
     }
 }

@@ -391,34 +391,8 @@ public struct PlacementRowValidator: Sendable {
     }
 }
 
-/// Writes staged rows in PostgreSQL's COPY text format, straight into bytes.
+/// Numbers and dates as text, for the row digest (`StagedRow.hash`).
 enum CopyText {
-    static let hexDigits = Array("0123456789abcdef".utf8)
-
-    static func escape(_ s: String, into out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { bytes in
-            // Most fields need no escaping: copy them whole.
-            if !bytes.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
-                out.append(contentsOf: bytes)
-                return
-            }
-            for b in bytes {
-                switch b {
-                case 0x5C: out += [0x5C, 0x5C]
-                case 0x09: out += [0x5C, 0x74]
-                case 0x0A: out += [0x5C, 0x6E]
-                case 0x0D: out += [0x5C, 0x72]
-                default: out.append(b)
-                }
-            }
-        }
-    }
-
-    static func field(_ s: String?, into out: inout [UInt8]) {
-        if let s { escape(s, into: &out) } else { out += [0x5C, 0x4E] }
-    }
-
     static func number(_ n: Int, into out: inout [UInt8]) {
         if n < 0 { out.append(0x2D) }
         var m = n.magnitude
@@ -444,100 +418,144 @@ enum CopyText {
         out.append(0x2D)
         two(d.day)
     }
+}
 
-    static func date(_ d: CalendarDate?, into out: inout [UInt8]) {
-        if let d { iso(d, into: &out) } else { out += [0x5C, 0x4E] }
-    }
+/// Writes staged rows in PostgreSQL's binary COPY format, straight into bytes: nothing to
+/// escape on our side, nothing to parse on the server's (ids, dates, numbers and the
+/// digest travel as they are stored; text as its UTF-8 bytes, checked by the server).
+/// Integers are big-endian; each field is its length (-1: NULL) then its bytes.
+enum CopyBinary {
+    /// Signature, flags, no header extension.
+    static let header: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
+    /// A field count of -1 ends the data.
+    static let trailer: [UInt8] = [0xFF, 0xFF]
 
     static let columns =
         "creditor_id, placement_id, row_number, reject_field, reject_reason, creditor_reference, invoice_number, issue_date, due_date, "
         + "principal_minor, currency, debtor_kind, debtor_name, first_name, last_name, siren, birth_date, email, phone, address_line1, "
         + "address_line2, postal_code, city, country, time_zone, language, row_hash, match_keys, group_key, claim_id, debtor_id, case_id"
+    static let columnCount = 32
 
-    static func line(creditor: String, placement: String, _ row: StagedRow, ids: inout PlacementIDs, into out: inout [UInt8]) {
-        let tab: UInt8 = 0x09
-        out.append(contentsOf: creditor.utf8)
-        out.append(tab)
-        out.append(contentsOf: placement.utf8)
-        out.append(tab)
-        number(row.rowNumber, into: &out)
-        out += [tab, 0x5C, 0x4E, tab, 0x5C, 0x4E, tab]  // not rejected
-        escape(row.creditorReference, into: &out)
-        out.append(tab)
-        escape(row.invoiceNumber, into: &out)
-        out.append(tab)
-        date(row.issueDate, into: &out)
-        out.append(tab)
-        iso(row.dueDate, into: &out)
-        out.append(tab)
-        number(row.principalMinor, into: &out)
-        func next(_ text: String?) {
-            out.append(tab)
-            field(text, into: &out)
-        }
-        next(row.currency)
-        next(row.debtorKind)
-        next(row.debtorName)
-        next(row.firstName)
-        next(row.lastName)
-        next(row.siren)
-        out.append(tab)
-        date(row.birthDate, into: &out)
-        next(row.email)
-        next(row.phone)
-        next(row.addressLine1)
-        next(row.addressLine2)
-        next(row.postalCode)
-        next(row.city)
-        next(row.country)
-        next(row.timeZone)
-        next(row.language)
-        out.append(tab)
-        out += [0x5C, 0x5C, 0x78]  // \\x: bytea hex, escaped for COPY
-        row.hash.withUnsafeBytes { digest in
-            for byte in digest {
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0f)])
-            }
-        }
-        out.append(tab)
-        // The keys as a text[] literal: {"k1","k2"}, quotes and backslashes escaped for the
-        // array, then backslashes escaped again for COPY.
-        let keys = row.matchKeys
-        out.append(0x7B)
-        for (i, key) in keys.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.append(0x22)
-            for b in key.utf8 {
-                switch b {
-                case 0x5C: out += [0x5C, 0x5C, 0x5C, 0x5C]
-                case 0x22: out += [0x5C, 0x5C, 0x22]
-                case 0x09: out += [0x5C, 0x74]
-                case 0x0A: out += [0x5C, 0x6E]
-                case 0x0D: out += [0x5C, 0x72]
-                default: out.append(b)
-                }
-            }
-            out.append(0x22)
-        }
-        out.append(0x7D)
-        out.append(tab)
-        let group = keys.first ?? "ref:" + row.creditorReference
-        escape(group, into: &out)
-        out.append(tab)
-        ids.writeClaim(row: row.rowNumber, into: &out)
-        out.append(tab)
-        ids.writeDebtorAndCase(group: group, currency: row.currency, separator: tab, into: &out)
-        out.append(0x0A)
+    /// PostgreSQL's `text` element type, named by binary arrays.
+    static let textOID: Int32 = 25
+
+    static func int16(_ n: Int16, into out: inout [UInt8]) {
+        withUnsafeBytes(of: n.bigEndian) { out.append(contentsOf: $0) }
     }
 
-    static func rejectLine(creditor: String, placement: String, _ row: RejectedRow, into out: inout [UInt8]) {
-        let values: [String?] = [creditor, placement, String(row.rowNumber), row.field, row.reason]
-        for (i, v) in values.enumerated() {
-            if i > 0 { out.append(0x09) }
-            field(v, into: &out)
+    static func int32(_ n: Int32, into out: inout [UInt8]) {
+        withUnsafeBytes(of: n.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    static func int64(_ n: Int64, into out: inout [UInt8]) {
+        withUnsafeBytes(of: n.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    static func null(into out: inout [UInt8]) {
+        int32(-1, into: &out)
+    }
+
+    static func text(_ s: String?, into out: inout [UInt8]) {
+        guard var s else { return null(into: &out) }
+        s.withUTF8 { bytes in
+            int32(Int32(bytes.count), into: &out)
+            out.append(contentsOf: bytes)
         }
-        for _ in 0..<27 { out += [0x09, 0x5C, 0x4E] }
-        out.append(0x0A)
+    }
+
+    /// 16 raw bytes (an id already in that form).
+    static func uuid(_ bytes: [UInt8], into out: inout [UInt8]) {
+        int32(16, into: &out)
+        out.append(contentsOf: bytes)
+    }
+
+    static func uuidBytes(_ id: UUID) -> [UInt8] {
+        withUnsafeBytes(of: id.uuid) { Array($0) }
+    }
+
+    /// Days since 2000-01-01, PostgreSQL's date.
+    static func daysSince2000(_ d: CalendarDate) -> Int32 {
+        // Days from civil (H. Hinnant): years start in March, so leap days come last.
+        let y = d.month <= 2 ? d.year - 1 : d.year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * ((d.month + 9) % 12) + 2) / 5 + d.day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return Int32(era * 146_097 + dayOfEra - 719_468 - 10_957)
+    }
+
+    static func date(_ d: CalendarDate?, into out: inout [UInt8]) {
+        guard let d else { return null(into: &out) }
+        int32(4, into: &out)
+        int32(daysSince2000(d), into: &out)
+    }
+
+    /// A one-dimensional `text[]` (empty: no dimensions).
+    static func textArray(_ items: [String], into out: inout [UInt8]) {
+        let lengthAt = out.count
+        int32(0, into: &out)  // the field's length, written below
+        int32(items.isEmpty ? 0 : 1, into: &out)  // dimensions
+        int32(0, into: &out)  // no NULL element
+        int32(textOID, into: &out)
+        if !items.isEmpty {
+            int32(Int32(items.count), into: &out)
+            int32(1, into: &out)  // lower bound
+            for item in items { text(item, into: &out) }
+        }
+        let length = Int32(out.count - lengthAt - 4)
+        withUnsafeBytes(of: length.bigEndian) { out.replaceSubrange(lengthAt..<lengthAt + 4, with: $0) }
+    }
+
+    static func line(creditor: [UInt8], placement: [UInt8], _ row: StagedRow, ids: inout PlacementIDs, into out: inout [UInt8]) {
+        int16(Int16(columnCount), into: &out)
+        uuid(creditor, into: &out)
+        uuid(placement, into: &out)
+        int32(4, into: &out)
+        int32(Int32(row.rowNumber), into: &out)
+        null(into: &out)  // not rejected
+        null(into: &out)
+        text(row.creditorReference, into: &out)
+        text(row.invoiceNumber, into: &out)
+        date(row.issueDate, into: &out)
+        date(row.dueDate, into: &out)
+        int32(8, into: &out)
+        int64(Int64(row.principalMinor), into: &out)
+        text(row.currency, into: &out)
+        text(row.debtorKind, into: &out)
+        text(row.debtorName, into: &out)
+        text(row.firstName, into: &out)
+        text(row.lastName, into: &out)
+        text(row.siren, into: &out)
+        date(row.birthDate, into: &out)
+        text(row.email, into: &out)
+        text(row.phone, into: &out)
+        text(row.addressLine1, into: &out)
+        text(row.addressLine2, into: &out)
+        text(row.postalCode, into: &out)
+        text(row.city, into: &out)
+        text(row.country, into: &out)
+        text(row.timeZone, into: &out)
+        text(row.language, into: &out)
+        row.hash.withUnsafeBytes { digest in
+            int32(Int32(digest.count), into: &out)
+            out.append(contentsOf: digest)
+        }
+        let keys = row.matchKeys
+        textArray(keys, into: &out)
+        let group = keys.first ?? "ref:" + row.creditorReference
+        text(group, into: &out)
+        ids.writeClaim(row: row.rowNumber, into: &out)
+        ids.writeDebtorAndCase(group: group, currency: row.currency, into: &out)
+    }
+
+    static func rejectLine(creditor: [UInt8], placement: [UInt8], _ row: RejectedRow, into out: inout [UInt8]) {
+        int16(Int16(columnCount), into: &out)
+        uuid(creditor, into: &out)
+        uuid(placement, into: &out)
+        int32(4, into: &out)
+        int32(Int32(row.rowNumber), into: &out)
+        text(row.field, into: &out)
+        text(row.reason, into: &out)
+        for _ in 0..<(columnCount - 5) { null(into: &out) }
     }
 }

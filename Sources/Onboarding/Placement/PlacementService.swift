@@ -102,10 +102,10 @@ public struct PlacementService: Sendable {
                     defaultCurrency: try owner.decode(String.self, "default_currency"), defaultCountry: try owner.decode(String.self, "jurisdiction"),
                     today: CalendarDate(Date()))
                 let rows = PlacementCopyStream(
-                    base: body, format: format, validator: validator, creditor: creditor.uuidString.lowercased(),
-                    placement: id.uuidString.lowercased(), maxBytes: maxBytes, tally: tally,
+                    base: body, format: format, validator: validator, creditor: CopyBinary.uuidBytes(creditor),
+                    placement: CopyBinary.uuidBytes(id), maxBytes: maxBytes, tally: tally,
                     ids: PlacementIDs(placement: id, defaultCurrency: validator.defaultCurrency))
-                try await tx.copyFrom(SQL(unsafeRaw: "COPY placement_rows (\(CopyText.columns)) FROM STDIN"), chunks: rows)
+                try await tx.copyFrom(SQL(unsafeRaw: "COPY placement_rows (\(CopyBinary.columns)) FROM STDIN WITH (FORMAT binary)"), chunks: rows)
                 guard tally.received > 0 else {
                     throw Problem.validation([.init(field: "file", reason: "has no data rows")])
                 }
