@@ -6,7 +6,7 @@
 /// Windows-1252 files parse alike (separators and quotes are ASCII in both); fields are
 /// decoded later.
 public struct CSVStreamParser {
-    public struct Record {
+    public struct Record: Sendable {
         /// The physical line on which the record starts (1 = the header).
         public var line: Int
         public var fields: [[UInt8]]

@@ -11,7 +11,7 @@ import Foundation
 ///   nothing about the debtor can be guessed back from them): every row of one debtor agrees on them
 ///   without a lookup, so the merge of rows that meet nothing already known needs no join.
 ///   Rows that turn out to belong to a known debtor are given that debtor by the merge instead.
-struct PlacementIDs {
+struct PlacementIDs: Sendable {
     let millis: UInt64
     let salt: [UInt8]
     let defaultCurrency: String
@@ -26,6 +26,13 @@ struct PlacementIDs {
         salt = withUnsafeBytes(of: placement.uuid) { Array($0) } + (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         self.defaultCurrency = defaultCurrency
         state = UInt64.random(in: .min ... .max)
+    }
+
+    /// A copy drawing other random bits, for rows encoded at the same time elsewhere.
+    mutating func fork() -> PlacementIDs {
+        var copy = self
+        copy.state = random() ^ UInt64.random(in: .min ... .max)
+        return copy
     }
 
     /// SplitMix64: uniqueness comes from the time prefix and the row number; these bits only
