@@ -265,6 +265,34 @@ struct PlacementTests {
         }
     }
 
+    /// Records are checked in batches, two halves at once: every row keeps its number, in the
+    /// rejects file and in the acknowledgement, and a debtor's rows in both halves are one debtor.
+    @Test func aLargeFileKeepsItsRowNumbers() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            var lines = ["Référence;Montant;Échéance;Nom;Courriel"]
+            var bad: [Int] = []
+            for i in 0..<5000 {
+                let amount = i % 97 == 5 ? "n/a" : "\(i % 900 + 1),50"
+                if i % 97 == 5 { bad.append(i + 2) }
+                lines.append("L-\(i);\(amount);01/02/2025;Débiteur \(i % 1200);d\(i % 1200)@example.fr")
+            }
+            let done = try await place(client, s, Array((lines.joined(separator: "\r\n") + "\r\n").utf8))
+            #expect(done["received"] as? Int == 5000)
+            #expect(done["rejected"] as? Int == bad.count)
+            #expect(done["accepted"] as? Int == 5000 - bad.count)
+            let check = try await fixtures.admin.one(
+                """
+                SELECT (SELECT string_agg(row_number::text || ':' || field, ',' ORDER BY row_number) FROM placement_rejects WHERE creditor_id = \(s.creditor)) AS rejects,
+                       (SELECT count(*) FROM placement_outcomes WHERE creditor_id = \(s.creditor) AND creditor_reference <> 'L-' || (row_number - 2))::int8 AS misnumbered,
+                       (SELECT count(*) FROM debtors WHERE creditor_id = \(s.creditor))::int8 AS debtors
+                """)!
+            #expect(try check.decode(String.self, "rejects") == bad.map { "\($0):amount" }.joined(separator: ","))
+            #expect(try check.decode(Int.self, "misnumbered") == 0)
+            #expect(try check.decode(Int.self, "debtors") == 1200)
+        }
+    }
+
     @Test func idempotencyKeyAndConcurrentUploadsOfTheSameFile() async throws {
         try await withRouter { client, fixtures, _, pool in
             let s = try await setup(client, fixtures, pool)
