@@ -30,7 +30,11 @@ enum FrenchFiles {
         ";FA-7;01/09/2025;01/10/2025;10,00;Société W;;;;;;;;",  // no reference
         "F-008;FA-8;01/09/2025;01/10/2025;10,00;Société V;;;;pas-un-email;;;;",  // email
         "F-001;FA-9;01/09/2025;01/10/2025;10,00;Doublon SA;;;;;;;;",  // repeats F-001
+        "F-011;FA-11;01/09/2025;01/10/2025;10,00;Société T;;;;;;;;;en trop",  // a field past the header's
     ]
+
+    /// Good rows however their line ends: empty fields past the header's are nothing.
+    static let trailingEmpty = "F-012;FA-12;01/09/2025;01/10/2025;10,00;Société S;;;;;;;;;;"
 }
 
 @Suite("Placements")
@@ -72,12 +76,12 @@ struct PlacementTests {
             // setup
             let s = try await setup(client, fixtures, pool)
             // act
-            let done = try await place(client, s, FrenchFiles.csv(FrenchFiles.good + FrenchFiles.bad))
+            let done = try await place(client, s, FrenchFiles.csv(FrenchFiles.good + FrenchFiles.bad + [FrenchFiles.trailingEmpty]))
             // verify: counts
             #expect(done["status"] as? String == "completed")
-            #expect(done["received"] as? Int == 9)
-            #expect(done["accepted"] as? Int == 3)
-            #expect(done["rejected"] as? Int == 6)
+            #expect(done["received"] as? Int == 11)
+            #expect(done["accepted"] as? Int == 4)
+            #expect(done["rejected"] as? Int == 7)
             // the rejects file names row and column, never the value
             let id = done["id"] as! String
             let rejects = try await client.call(.get, "/v1/placements/\(id)/rejects", bearer: s.token)
@@ -89,13 +93,13 @@ struct PlacementTests {
                 return (Int(parts[0])!, String(parts[1]))
             })
             // Data rows start at row 2 (the header is row 1); F-002 spans two physical lines.
-            #expect(byRow == [5: "amount", 6: "due_date", 7: "siren", 8: "creditor_reference", 9: "email", 10: "creditor_reference"])
+            #expect(byRow == [5: "amount", 6: "due_date", 7: "siren", 8: "creditor_reference", 9: "email", 10: "creditor_reference", 11: "row"])
             #expect(!rejects.text.contains("douze"))
             #expect(!rejects.text.contains("pas-un-email"))
             // values were read as written
             let claims = try await fixtures.admin.query(
                 "SELECT creditor_reference, principal_minor, due_date FROM claims WHERE creditor_id = \(s.creditor) ORDER BY creditor_reference")
-            #expect(try claims.map { try $0.decode(Int.self, "principal_minor") } == [123_456, 9_990, 250_000])
+            #expect(try claims.map { try $0.decode(Int.self, "principal_minor") } == [123_456, 9_990, 250_000, 1_000])
             #expect(try claims[0].decode(CalendarDate.self, "due_date").description == "2025-10-01")
             let address = try await fixtures.admin.one("SELECT address_line1 FROM debtors WHERE creditor_id = \(s.creditor) AND siren = '732829320'")!
             #expect(try address.decode(String.self, "address_line1") == "12 rue des Lilas; bât. B")
@@ -448,5 +452,30 @@ struct CSVParserTests {
         var unclosed = CSVStreamParser()
         _ = try unclosed.feed(Array("a,b\n1,\"open\n".utf8))
         #expect(throws: CSVStreamParser.Malformed.self) { try unclosed.finish() }
+    }
+
+    /// Records keep their starting line, blank lines are skipped, empty fields (quoted or
+    /// trailing) are kept, and a last line without a line break is a record.
+    @Test func recordsKeepTheirLinesAndEmptyFields() throws {
+        let bytes = Array("a,b\n\n1,\"\"\n2,x,\n\"3\",\"multi\nline\"\n4,end".utf8)
+        for size in [1, 5, 100] {
+            var parser = CSVStreamParser()
+            var records: [CSVStreamParser.Record] = []
+            var i = 0
+            while i < bytes.count {
+                records += try parser.feed(bytes[i..<min(i + size, bytes.count)])
+                i += size
+            }
+            records += try parser.finish()
+            #expect(records.map(\.line) == [1, 3, 4, 5, 7], "chunk \(size)")
+            #expect(records.map(\.count) == [2, 2, 3, 2, 2], "chunk \(size)")
+            #expect(records.map { $0.fields.map { String(decoding: $0, as: UTF8.self) } }
+                == [["a", "b"], ["1", ""], ["2", "x", ""], ["3", "multi\nline"], ["4", "end"]], "chunk \(size)")
+            #expect(String(decoding: records[3][1], as: UTF8.self) == "multi\nline")
+            #expect(records[2][2].isEmpty)
+        }
+        var long = CSVStreamParser()
+        long.maxFieldBytes = 8
+        #expect(throws: CSVStreamParser.Malformed.self) { _ = try long.feed(Array("a,b\n1,123456789\n".utf8)) }
     }
 }

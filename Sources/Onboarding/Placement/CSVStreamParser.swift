@@ -6,15 +6,33 @@
 /// Windows-1252 files parse alike (separators and quotes are ASCII in both); fields are
 /// decoded later.
 public struct CSVStreamParser {
+    /// One record: its fields' bytes one after the other, and where each field ends (two
+    /// allocations a record, not one per field).
     public struct Record: Sendable {
         /// The physical line on which the record starts (1 = the header).
         public var line: Int
-        public var fields: [[UInt8]]
+        public var bytes: [UInt8]
+        public var ends: [Int]
+
+        public init(line: Int, bytes: [UInt8], ends: [Int]) {
+            self.line = line
+            self.bytes = bytes
+            self.ends = ends
+        }
+
+        /// How many fields the record has.
+        public var count: Int { ends.count }
+        /// The bytes of field `index`.
+        public subscript(index: Int) -> ArraySlice<UInt8> { bytes[(index == 0 ? 0 : ends[index - 1])..<ends[index]] }
+        public var fields: [[UInt8]] { (0..<count).map { Array(self[$0]) } }
     }
 
     public private(set) var separator: UInt8?
-    private var field: [UInt8] = []
-    private var fields: [[UInt8]] = []
+    /// The record being read: the bytes of its fields so far, where each complete field ends,
+    /// and where the current field starts.
+    private var bytes: [UInt8] = []
+    private var ends: [Int] = []
+    private var fieldStart = 0
     private var inQuotes = false
     private var quoteInQuoted = false
     private var fieldStarted = false
@@ -38,9 +56,9 @@ public struct CSVStreamParser {
     /// Parses a chunk; returns the records it completed.
     public mutating func feed(_ chunk: some Sequence<UInt8>) throws -> [Record] {
         var out: [Record] = []
-        var bytes = Array(chunk)
+        var input = Array(chunk)
         if start {
-            pendingHeader += bytes
+            pendingHeader += input
             if pendingHeader.count >= 3, pendingHeader[0] == 0xEF, pendingHeader[1] == 0xBB, pendingHeader[2] == 0xBF {
                 pendingHeader.removeFirst(3)
             } else if pendingHeader.count < 3 && !(pendingHeader.isEmpty) && [0xEF, 0xBB, 0xBF].starts(with: pendingHeader) {
@@ -54,12 +72,12 @@ public struct CSVStreamParser {
                 }
                 separator = detectSeparator(pendingHeader[..<end])
             }
-            bytes = pendingHeader
+            input = pendingHeader
             pendingHeader = []
             start = false
         }
         let sep = separator!
-        for byte in bytes {
+        for byte in input {
             if afterCR {
                 afterCR = false
                 if byte == 0x0A { continue }
@@ -68,7 +86,7 @@ public struct CSVStreamParser {
                 if quoteInQuoted {
                     quoteInQuoted = false
                     if byte == 0x22 {
-                        field.append(0x22)
+                        bytes.append(0x22)
                         continue
                     }
                     inQuotes = false
@@ -79,37 +97,50 @@ public struct CSVStreamParser {
                 } else {
                     if byte == 0x0A || byte == 0x0D { line += 1 }
                     if byte == 0x0D { afterCR = false }
-                    field.append(byte)
-                    if field.count > maxFieldBytes { throw Malformed(line: recordLine, reason: "a field is longer than \(maxFieldBytes) bytes (unclosed quote?)") }
+                    bytes.append(byte)
+                    if bytes.count - fieldStart > maxFieldBytes { throw Malformed(line: recordLine, reason: "a field is longer than \(maxFieldBytes) bytes (unclosed quote?)") }
                     continue
                 }
             }
             switch byte {
             case sep:
-                fields.append(field)
-                field = []
-                fieldStarted = false
+                endField()
             case 0x0D, 0x0A:
                 if byte == 0x0D { afterCR = true }
-                fields.append(field)
-                field = []
-                fieldStarted = false
-                if !(fields.count == 1 && fields[0].isEmpty) {
-                    out.append(Record(line: recordLine, fields: fields))
-                }
-                fields = []
+                endField()
+                if let record = endRecord() { out.append(record) }
                 line += 1
                 recordLine = line
-            case 0x22 where !fieldStarted && field.isEmpty:
+            case 0x22 where !fieldStarted && bytes.count == fieldStart:
                 inQuotes = true
                 fieldStarted = true
             default:
                 fieldStarted = true
-                field.append(byte)
-                if field.count > maxFieldBytes { throw Malformed(line: recordLine, reason: "a field is longer than \(maxFieldBytes) bytes") }
+                bytes.append(byte)
+                if bytes.count - fieldStart > maxFieldBytes { throw Malformed(line: recordLine, reason: "a field is longer than \(maxFieldBytes) bytes") }
             }
         }
         return out
+    }
+
+    private mutating func endField() {
+        ends.append(bytes.count)
+        fieldStart = bytes.count
+        fieldStarted = false
+    }
+
+    /// The record read so far (none for a blank line), and a fresh one begun with room for as much.
+    private mutating func endRecord() -> Record? {
+        defer {
+            let (size, count) = (bytes.count, ends.count)
+            bytes = []
+            bytes.reserveCapacity(size)
+            ends = []
+            ends.reserveCapacity(count)
+            fieldStart = 0
+        }
+        if ends.count == 1 && ends[0] == 0 { return nil }
+        return Record(line: recordLine, bytes: bytes, ends: ends)
     }
 
     /// Ends the input; returns the last record if the file did not end with a line break.
@@ -126,12 +157,9 @@ public struct CSVStreamParser {
         if inQuotes && !quoteInQuoted { throw Malformed(line: recordLine, reason: "a quoted field is not closed") }
         inQuotes = false
         quoteInQuoted = false
-        if !field.isEmpty || !fields.isEmpty {
-            fields.append(field)
-            field = []
-            let record = Record(line: recordLine, fields: fields)
-            fields = []
-            return record.fields.count == 1 && record.fields[0].isEmpty ? [] : [record]
+        if bytes.count > fieldStart || !ends.isEmpty {
+            endField()
+            return endRecord().map { [$0] } ?? []
         }
         return []
     }

@@ -124,14 +124,17 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
             for (offset, record) in records.enumerated() {
                 let row = firstRow + offset
                 let result: Result<StagedRow, RejectedRow>
-                if record.fields.count > columns.count && record.fields[columns.count...].contains(where: { !$0.isEmpty }) {
-                    result = .failure(RejectedRow(rowNumber: row, field: "row", reason: "has \(record.fields.count) fields, the header has \(columns.count)"))
+                if record.count > columns.count && (columns.isEmpty ? 0 : record.ends[columns.count - 1]) < record.bytes.count {
+                    result = .failure(RejectedRow(rowNumber: row, field: "row", reason: "has \(record.count) fields, the header has \(columns.count)"))
                 } else {
                     var values = [String?](repeating: nil, count: PlacementColumn.caseCount)
-                    for (index, column) in columns.enumerated() where index < record.fields.count {
-                        if let column, !record.fields[index].isEmpty { values[column.ordinal] = TextDecoding.decode(record.fields[index]) }
+                    for (index, column) in columns.enumerated() where index < record.count {
+                        if let column {
+                            let field = record[index]
+                            if !field.isEmpty { values[column.ordinal] = TextDecoding.decode(field) }
+                        }
                     }
-                    let mayHoldNUL = record.fields.contains { $0.contains(0) }
+                    let mayHoldNUL = record.bytes.contains(0)
                     result = validator.validate(row: row, mayHoldNUL: mayHoldNUL) { values[$0.ordinal] }
                 }
                 switch result {
