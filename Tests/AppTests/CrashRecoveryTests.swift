@@ -120,6 +120,83 @@ struct CrashRecoveryTests {
         }
     }
 
+    /// An all-new placement is merged by two transactions at once: the merge (debtors, cases,
+    /// claims; the placement left `merged`) and its finishing (identifiers, acknowledgement;
+    /// `completed`). Killed between the two commits, the server finishes it after restart, once,
+    /// from the staged rows it kept.
+    @Test func aServerKilledBetweenMergeAndFinishingFinishesOnRestart() async throws {
+        try await TestDatabase.withDatabase { database in
+            // setup: the finishing transaction's first insert will wait on this lock
+            let fixtures = try Fixtures(database)
+            let creditor = try await fixtures.creditor()
+            try await fixtures.mandate(creditor: creditor)
+            let (_, key) = try await fixtures.apiKey(creditor: creditor)
+            let rows = 20_000
+            let file = try writeFile(rows: rows)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let (locked, lockedSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await fixtures.admin.withTransaction { tx in
+                    try await tx.execute("LOCK TABLE debtor_keys IN SHARE MODE")
+                    lockedSignal.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in locked { break }
+            let port = Int.random(in: 35000...39999)
+            var server = try startServer(database, port: port)
+            try await waitUntilUp(port: port)
+            // act: upload; once the merge has committed `merged`, kill the server
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+            let curl = try upload(file: file, port: port, creditor: creditor, key: key, output: out)
+            curl.waitUntilExit()
+            let response = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any]
+            let placement = try #require((response?["id"] as? String).flatMap { UUID(uuidString: $0) })
+            var merged = false
+            for _ in 0..<600 {
+                if try await count(fixtures.admin, "SELECT count(*)::int8 FROM placements WHERE id = \(placement) AND status = 'merged'") == 1 {
+                    merged = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+            releaseSignal.yield()
+            try await holder.value
+            // verify: merged, not finished; the claims are there, the acknowledgement is not
+            #expect(merged)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM claims WHERE creditor_id = \(creditor)") == rows)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placement_outcomes WHERE placement_id = \(placement)") == 0)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placement_rows WHERE placement_id = \(placement)") == rows)
+            // restart: finished once
+            server = try startServer(database, port: port)
+            try await waitUntilUp(port: port)
+            var completed = false
+            for _ in 0..<600 {
+                if try await count(fixtures.admin, "SELECT count(*)::int8 FROM placements WHERE id = \(placement) AND status = 'completed'") == 1 {
+                    completed = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            server.terminate()
+            server.waitUntilExit()
+            #expect(completed)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM claims WHERE creditor_id = \(creditor)") == rows)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placement_outcomes WHERE placement_id = \(placement)") == rows)
+            // writeFile's rows give 20,000 distinct emails (d0 to d19999), one debtor each
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM debtor_keys WHERE creditor_id = \(creditor)") == 20_000)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placement_rows") == 0)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placements WHERE id = \(placement) AND completed_at IS NOT NULL") == 1)
+            let placementID = placement.uuidString.lowercased()
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM audit_log WHERE action = 'placement.merge' AND object_id = \(placementID)") == 1)
+            #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM audit_log WHERE action = 'placement.finish' AND object_id = \(placementID)") == 1)
+            try await fixtures.close()
+        }
+    }
+
     @Test func anUploadKilledHalfWayLeavesNothing() async throws {
         try await TestDatabase.withDatabase { database in
             let fixtures = try Fixtures(database)

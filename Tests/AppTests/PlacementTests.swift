@@ -369,6 +369,63 @@ struct PlacementTests {
         }
     }
 
+    /// While a placement is `merged` (its debtors' identifiers not committed yet), the next
+    /// placement of the same creditor waits for its finishing, then recognises its debtors.
+    @Test func theNextPlacementWaitsForThePreviousOneToFinish() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            let first = try await upload(client, s, FrenchFiles.csv(FrenchFiles.good))
+            let firstText = try #require(first.json["id"] as? String)
+            let firstID = try #require(UUID(uuidString: firstText))
+            // The first placement's finishing transaction waits on this lock to write identifiers.
+            let (locked, lockedSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await fixtures.admin.withTransaction { tx in
+                    try await tx.execute("LOCK TABLE debtor_keys IN SHARE MODE")
+                    lockedSignal.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in locked { break }
+            let firstMerge = Task { try await s.placements.processNext() }
+            func waitFor(_ sql: SQL) async throws -> Bool {
+                for _ in 0..<600 {
+                    if try await fixtures.admin.one(sql)!.decode(Int.self, at: 0) > 0 { return true }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                return false
+            }
+            #expect(try await waitFor("SELECT count(*)::int8 FROM placements WHERE id = \(firstID) AND status = 'merged'"))
+            // The same company again (same SIREN and email), with a new invoice.
+            let second = try await upload(
+                client, s, FrenchFiles.csv(["G-001;GA-1;01/09/2025;01/10/2025;50,00;Boulangerie Martin SARL;;;732 829 320;compta@martin.fr;;;75011;Paris"]))
+            #expect(second.status == 202)
+            let secondMerge = Task { try await s.placements.processNext() }
+            #expect(try await waitFor(
+                """
+                SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database()
+                  AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE '%pg_advisory_xact_lock_shared%'
+                """))
+            #expect(try await fixtures.admin.one("SELECT count(*)::int8 FROM claims WHERE creditor_reference = 'G-001'")!.decode(Int.self, at: 0) == 0)
+            releaseSignal.yield()
+            try await holder.value
+            #expect(try await firstMerge.value == firstID)
+            #expect(try await secondMerge.value != nil)
+            let claims = try await fixtures.admin.one(
+                """
+                SELECT count(DISTINCT debtor_id)::int8 AS debtors, count(DISTINCT case_id)::int8 AS cases, count(*)::int8 AS claims
+                FROM claims WHERE creditor_id = \(s.creditor) AND creditor_reference IN ('F-001', 'G-001')
+                """)!
+            #expect(try claims.decode(Int.self, "claims") == 2)
+            #expect(try claims.decode(Int.self, "debtors") == 1)
+            #expect(try claims.decode(Int.self, "cases") == 1)
+            let statuses = try await fixtures.admin.query("SELECT status FROM placements WHERE creditor_id = \(s.creditor)")
+            #expect(try statuses.map { try $0.decode(String.self, "status") } == ["completed", "completed"])
+            #expect(try await fixtures.admin.one("SELECT count(*)::int8 FROM placement_outcomes WHERE placement_id = \(firstID)")!.decode(Int.self, at: 0) == 3)
+        }
+    }
+
     @Test func refusedWithoutMandateAndInvisibleToOthers() async throws {
         try await withRouter { client, fixtures, _, pool in
             let s = try await setup(client, fixtures, pool, mandate: false)

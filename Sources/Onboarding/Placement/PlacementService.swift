@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Logging
 import Postgres
+import Synchronization
 
 /// Portfolio placement: a creditor's file of claims becomes debtors, cases and claims.
 ///
@@ -147,6 +148,9 @@ public struct PlacementService: Sendable {
     /// - Returns: the placement merged, or nil when none was waiting.
     @discardableResult
     public func processNext() async throws -> UUID? {
+        // A placement left `merged` (its finishing transaction failed, or the process died
+        // between the two commits) comes first: later merges of its creditor wait for it.
+        if let finished = try await finishMerged() { return finished }
         var taken: (creditor: UUID, placement: UUID)? = nil
         do {
             // Fresh statistics for the staged rows and the tables merged into (Migrations/0005
@@ -191,8 +195,17 @@ public struct PlacementService: Sendable {
     /// - Parameter mayWait: false: give up (`WaitedForAnotherMerge`) after waiting for another
     ///   merge of the same creditor; true: merge after waiting.
     private func mergeNext(taken: inout (creditor: UUID, placement: UUID)?, mayWait: Bool = false) async throws -> UUID? {
+        // The finishing transaction of this merge, if it has one (`startFinishing`): cancelled
+        // with this task, and before a retry of the merge transaction.
+        let finishing = Mutex<Finishing?>(nil)
+        defer { finishing.withLock { $0?.task.cancel() } }
         do {
-            let merged = try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, UUID, Int)? in
+            let merged = try await withTaskCancellationHandler {
+              try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, UUID, Int, Finishing?)? in
+                if let previous = finishing.withLock({ f in defer { f = nil }; return f }) {
+                    previous.task.cancel()
+                    _ = await previous.task.result
+                }
                 guard let next = try await tx.one(
                     "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
                 else { return nil }
@@ -210,16 +223,45 @@ public struct PlacementService: Sendable {
                     }
                     if !mayWait { throw WaitedForAnotherMerge() }
                 }
+                // A placement of this creditor merged but not finished: its identifiers are not
+                // committed yet, and this merge would not see its debtors as known. Wait for its
+                // finishing transaction; should it have failed, the next pass finishes it.
+                if let pending = try await tx.one("SELECT id FROM placements WHERE creditor_id = \(creditor) AND status = 'merged' LIMIT 1") {
+                    let other = try pending.decode(UUID.self, "id")
+                    do {
+                        try await tx.execute("SELECT pg_advisory_xact_lock_shared(\(Self.finishingLock(other)))")
+                    } catch let error as PostgresError where error.code == .queryCanceled && !Task.isCancelled {
+                        throw WaitedForAnotherMerge()
+                    }
+                    if try await tx.one("SELECT 1 AS merged FROM placements WHERE creditor_id = \(creditor) AND id = \(other) AND status = 'merged'") != nil {
+                        throw WaitedForAnotherMerge()
+                    }
+                }
                 // From here on, act for that creditor only: row-level security confines every statement.
                 try await tx.query(
                     "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
-                let written = try await merge(creditor: creditor, placement: placement, in: tx)
+                let (written, finisher) = try await merge(creditor: creditor, placement: placement, in: tx)
+                finishing.withLock { $0 = finisher }
                 try await AuditLog.append(
                     AuditEntry(action: "placement.merge", objectType: "placement", objectID: placement.uuidString.lowercased(), creditorID: creditor),
                     actor: .system, requestID: nil, in: tx)
-                return (creditor, placement, written)
+                return (creditor, placement, written, finisher)
+              }
+            } onCancel: {
+                finishing.withLock { $0?.task.cancel() }
             }
-            guard let (creditor, placement, written) = merged else { return nil }
+            guard let (creditor, placement, written, finisher) = merged else { return nil }
+            if let finisher {
+                // Committed `merged`: its finishing transaction now takes the placement's row and
+                // commits `completed`. Should it fail, the placement is finished here, from its
+                // staged rows (kept until then).
+                do {
+                    try await finisher.task.value
+                } catch {
+                    logger.warning("placement finishing failed; finishing again", metadata: ["placement": "\(placement)", "error": "\(error)"])
+                    guard try await finishMerged(placement: (creditor, placement)) != nil else { return placement }
+                }
+            }
             await clearStagedRows(creditor: creditor, placement: placement)
             if written >= 1000 {
                 // A large merge changed the tables the next one reads: their statistics now,
@@ -255,7 +297,7 @@ public struct PlacementService: Sendable {
             try await tx.execute(
                 """
                 DELETE FROM placement_rows r USING placements p
-                WHERE p.creditor_id = r.creditor_id AND p.id = r.placement_id AND p.status <> 'staged'
+                WHERE p.creditor_id = r.creditor_id AND p.id = r.placement_id AND p.status NOT IN ('staged', 'merged')
                 """)
         }
     }
@@ -291,8 +333,9 @@ public struct PlacementService: Sendable {
         }
     }
 
-    /// - Returns: how many claims it inserted or updated.
-    func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> Int {
+    /// - Returns: how many claims it inserted or updated, and the finishing transaction started
+    ///   beside this one (the placement is then left `merged` for it to complete).
+    func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> (Int, Finishing?) {
         // One merge per creditor at a time (taken by `mergeNext` already; held until commit).
         try await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("placement:" + c.uuidString.lowercased()), 0))")
         // Sorts and hashes over a whole placement stay in memory (this transaction only). JIT
@@ -319,21 +362,150 @@ public struct PlacementService: Sendable {
             SELECT creditor_id, placement_id, row_number, reject_field, reject_reason FROM placement_rows WHERE \(scope) AND reject_field IS NOT NULL
             """)
         let counts: (accepted: Int, updated: Int, unchanged: Int)
+        var finishing: Finishing? = nil
         if try await meetsKnownData(creditor: c, placement: p, in: tx) {
             counts = try await mergeWithKnown(creditor: c, placement: p, in: tx)
         } else {
+            // Nothing here depends on what this transaction writes: the identifiers and the
+            // acknowledgement are written beside it, on a second connection (and core). Should
+            // that transaction not start, this one writes them.
+            finishing = await startFinishing(creditor: c, placement: p)
             counts = try await mergeAllNew(creditor: c, placement: p, in: tx)
+            if finishing == nil { try await writeIdentifiersAndAcknowledgement(creditor: c, placement: p, in: tx) }
         }
+        let status = finishing == nil ? "completed" : "merged"
         try await tx.execute(
             """
-            UPDATE placements SET status = 'completed', completed_at = now(), attempts = attempts + 1,
-                   accepted = \(counts.accepted), updated = \(counts.updated), unchanged = \(counts.unchanged),
+            UPDATE placements SET status = \(status), completed_at = CASE WHEN \(status) = 'completed' THEN now() END,
+                   attempts = attempts + 1, accepted = \(counts.accepted), updated = \(counts.updated), unchanged = \(counts.unchanged),
                    rejected = (SELECT count(DISTINCT row_number) FROM placement_rejects WHERE creditor_id = \(c) AND placement_id = \(p))
             WHERE creditor_id = \(c) AND id = \(p)
             """)
-        // The staged rows (personal data) are deleted right after this commits
+        // The staged rows (personal data) are deleted right after the placement completes
         // (`clearStagedRows`): deleting a million rows here would only delay the placement.
-        return counts.accepted + counts.updated
+        return (counts.accepted + counts.updated, finishing)
+    }
+
+    // MARK: - Finishing: identifiers and acknowledgement beside the merge
+
+    /// The transaction writing an all-new placement's identifiers and acknowledgement beside its
+    /// merge transaction. It holds the placement's finishing lock from before the merge commits
+    /// `merged` until it commits `completed` or rolls back.
+    struct Finishing: Sendable {
+        let task: Task<Void, any Error>
+    }
+
+    /// The finishing transaction found the merge rolled back (the placement still `staged`).
+    struct MergeRolledBack: Error {}
+    /// Another transaction holds the placement's finishing lock.
+    struct FinishingElsewhere: Error {}
+
+    static func finishingLock(_ placement: UUID) -> SQL {
+        "hashtextextended(\("placement-finish:" + placement.uuidString.lowercased()), 0)"
+    }
+
+    /// Starts the finishing transaction of placement `p` on a connection of its own.
+    /// - Returns: nil when it did not get as far as holding the finishing lock (it has then
+    ///   rolled back, and the merge transaction writes everything itself).
+    func startFinishing(creditor c: UUID, placement p: UUID) async -> Finishing? {
+        let (held, signal) = AsyncStream.makeStream(of: Bool.self)
+        let task = Task {
+            defer { signal.finish() }
+            try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 1)) { tx in
+                guard try await tx.one("SELECT pg_try_advisory_xact_lock(\(Self.finishingLock(p))) AS held")!.decode(Bool.self, "held") else {
+                    throw FinishingElsewhere()
+                }
+                signal.yield(true)
+                try await writeIdentifiersAndAcknowledgement(creditor: c, placement: p, in: tx)
+                // The merge transaction holds the placement's row (FOR UPDATE): locking it waits
+                // for that transaction's end and reads the row as it left it. Committed, the
+                // placement is `merged` and this completes it; rolled back, it is still `staged`,
+                // and this rolls back too. (An UPDATE ... WHERE status = 'merged' would not wait:
+                // its snapshot's row says `staged`, so it would skip the row.)
+                let row = try await tx.one("SELECT status FROM placements WHERE creditor_id = \(c) AND id = \(p) FOR UPDATE")
+                guard try row?.decode(String.self, "status") == "merged" else { throw MergeRolledBack() }
+                try await tx.execute("UPDATE placements SET status = 'completed', completed_at = now() WHERE creditor_id = \(c) AND id = \(p)")
+            }
+        }
+        for await isHeld in held where isHeld { return Finishing(task: task) }
+        if case .failure(let error) = await task.result {
+            logger.warning("placement finishing did not start; the merge writes everything", metadata: ["placement": "\(p)", "error": "\(error)"])
+        }
+        return nil
+    }
+
+    /// Finishes a placement left `merged` (its finishing transaction failed, or the process
+    /// died between the two commits): its identifiers and acknowledgement from its staged rows,
+    /// then `completed`.
+    /// - Parameter only: that placement (creditor, placement) only; otherwise the oldest one
+    ///   that no transaction is finishing.
+    /// - Returns: the placement finished, or nil.
+    @discardableResult
+    public func finishMerged(placement only: (creditor: UUID, placement: UUID)? = nil) async throws -> UUID? {
+        let filter: SQL = only.map { "AND creditor_id = \($0.creditor) AND id = \($0.placement)" } ?? ""
+        let finished = try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, UUID)? in
+            guard let row = try await tx.one(
+                "SELECT creditor_id, id FROM placements WHERE status = 'merged' \(filter) ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+            else { return nil }
+            let c = try row.decode(UUID.self, "creditor_id")
+            let p = try row.decode(UUID.self, "id")
+            guard try await tx.one("SELECT pg_try_advisory_xact_lock(\(Self.finishingLock(p))) AS held")!.decode(Bool.self, "held") else {
+                return nil  // its own finishing transaction is still at work
+            }
+            try await writeIdentifiersAndAcknowledgement(creditor: c, placement: p, in: tx)
+            try await tx.execute("UPDATE placements SET status = 'completed', completed_at = now() WHERE creditor_id = \(c) AND id = \(p)")
+            try await AuditLog.append(
+                AuditEntry(action: "placement.finish", objectType: "placement", objectID: p.uuidString.lowercased(), creditorID: c),
+                actor: .system, requestID: nil, in: tx)
+            return (c, p)
+        }
+        guard let (c, p) = finished else { return nil }
+        logger.info("merged placement finished", metadata: ["placement": "\(p)"])
+        await clearStagedRows(creditor: c, placement: p)
+        return p
+    }
+
+    /// Writes the identifiers of an all-new placement's debtors (`debtor_keys`) and its
+    /// acknowledgement (`placement_outcomes`) from its staged rows, acting for that creditor.
+    func writeIdentifiersAndAcknowledgement(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws {
+        try await tx.query(
+            "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(c.uuidString.lowercased()), true)")
+        try await tx.execute("SET LOCAL work_mem = '256MB'")
+        try await tx.execute("SET LOCAL jit = off")
+        try await tx.execute("SET LOCAL enable_memoize = off")
+        // A reference repeated within the file is refused by the merge transaction, whose marks
+        // a transaction beside it does not see: the same rule finds those rows here.
+        try await tx.execute(
+            """
+            CREATE TEMP TABLE placement_repeats ON COMMIT DROP AS
+            SELECT row_number FROM (SELECT row_number, min(row_number) OVER (PARTITION BY creditor_reference) AS first_row
+                                    FROM placement_rows WHERE creditor_id = \(c) AND placement_id = \(p) AND reject_field IS NULL) d
+            WHERE row_number > first_row
+            """)
+        var good: SQL = "creditor_id = \(c) AND placement_id = \(p) AND reject_field IS NULL"
+        if try await tx.one("SELECT EXISTS (SELECT 1 FROM placement_repeats) AS repeats")!.decode(Bool.self, "repeats") {
+            good = "\(good) AND row_number NOT IN (SELECT row_number FROM placement_repeats)"
+        }
+        // An identifier given by two new debtors stays with the first. None is known yet
+        // (`meetsKnownData`), and merges of one creditor are serialised: no conflict to handle.
+        // A debtor's rows repeat its keys (2.35M keys for 1.2M distinct in the benchmark's
+        // file): they are folded by hashing first, so the sort is half as long. The keys are
+        // unnested in the select list (one pass, value per call) rather than by a lateral
+        // function scan, which fills a tuplestore for every row (1.4 s less for 1M rows).
+        try await tx.execute(
+            """
+            INSERT INTO debtor_keys (creditor_id, key, debtor_id)
+            SELECT DISTINCT ON (k) \(c), k, debtor_id
+            FROM (SELECT k, debtor_id, min(row_number) AS first_row
+                  FROM (SELECT unnest(match_keys) AS k, debtor_id, row_number FROM placement_rows WHERE \(good)) u
+                  GROUP BY k, debtor_id) d
+            ORDER BY k, first_row
+            """)
+        try await tx.execute(
+            """
+            INSERT INTO placement_outcomes (creditor_id, placement_id, row_number, creditor_reference, outcome, claim_id, case_id)
+            SELECT \(c), \(p), row_number, creditor_reference, 'accepted', claim_id, case_id FROM placement_rows WHERE \(good)
+            """)
     }
 
     /// Whether any good row of the placement names a claim already placed, or identifies a
@@ -402,26 +574,6 @@ public struct PlacementService: Sendable {
             SELECT \(c), claim_id, case_id, debtor_id, creditor_reference, invoice_number, issue_date, due_date,
                    principal_minor, principal_minor, currency, row_hash, \(p), \(p)
             FROM placement_rows WHERE \(good)
-            """)
-        // An identifier given by two new debtors stays with the first. None is known yet
-        // (`meetsKnownData`), and merges of one creditor are serialised: no conflict to handle.
-        // A debtor's rows repeat its keys (2.35M keys for 1.2M distinct in the benchmark's
-        // file): they are folded by hashing first, so the sort is half as long. The keys are
-        // unnested in the select list (one pass, value per call) rather than by a lateral
-        // function scan, which fills a tuplestore for every row (1.4 s less for 1M rows).
-        try await tx.execute(
-            """
-            INSERT INTO debtor_keys (creditor_id, key, debtor_id)
-            SELECT DISTINCT ON (k) \(c), k, debtor_id
-            FROM (SELECT k, debtor_id, min(row_number) AS first_row
-                  FROM (SELECT unnest(match_keys) AS k, debtor_id, row_number FROM placement_rows WHERE \(good)) u
-                  GROUP BY k, debtor_id) d
-            ORDER BY k, first_row
-            """)
-        try await tx.execute(
-            """
-            INSERT INTO placement_outcomes (creditor_id, placement_id, row_number, creditor_reference, outcome, claim_id, case_id)
-            SELECT \(c), \(p), row_number, creditor_reference, 'accepted', claim_id, case_id FROM placement_rows WHERE \(good)
             """)
         return (accepted, 0, 0)
     }
