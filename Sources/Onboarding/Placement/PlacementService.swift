@@ -201,52 +201,52 @@ public struct PlacementService: Sendable {
         defer { finishing.withLock { $0?.task.cancel() } }
         do {
             let merged = try await withTaskCancellationHandler {
-              try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, UUID, Int, Finishing?)? in
-                if let previous = finishing.withLock({ f in defer { f = nil }; return f }) {
-                    previous.task.cancel()
-                    _ = await previous.task.result
-                }
-                guard let next = try await tx.one(
-                    "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
-                else { return nil }
-                let creditor = try next.decode(UUID.self, "creditor_id")
-                let placement = try next.decode(UUID.self, "id")
-                taken = (creditor, placement)
-                // One merge per creditor at a time: two placements of one creditor may share
-                // debtors. Having waited for another, give up unless told not to.
-                let lock: SQL = "hashtextextended(\("placement:" + creditor.uuidString.lowercased()), 0)"
-                if try await tx.one("SELECT pg_try_advisory_xact_lock(\(lock)) AS free")!.decode(Bool.self, "free") == false {
-                    do {
-                        try await tx.execute("SELECT pg_advisory_xact_lock(\(lock))")
-                    } catch let error as PostgresError where error.code == .queryCanceled && !Task.isCancelled {
-                        throw WaitedForAnotherMerge()  // waited out the statement timeout: not a failed merge
+                try await pool.transaction(as: .system, .init(statementTimeout: .seconds(3600), maxAttempts: 3)) { tx -> (UUID, UUID, Int, Finishing?)? in
+                    if let previous = finishing.withLock({ f in defer { f = nil }; return f }) {
+                        previous.task.cancel()
+                        _ = await previous.task.result
                     }
-                    if !mayWait { throw WaitedForAnotherMerge() }
-                }
-                // A placement of this creditor merged but not finished: its identifiers are not
-                // committed yet, and this merge would not see its debtors as known. Wait for its
-                // finishing transaction; should it have failed, the next pass finishes it.
-                if let pending = try await tx.one("SELECT id FROM placements WHERE creditor_id = \(creditor) AND status = 'merged' LIMIT 1") {
-                    let other = try pending.decode(UUID.self, "id")
-                    do {
-                        try await tx.execute("SELECT pg_advisory_xact_lock_shared(\(Self.finishingLock(other)))")
-                    } catch let error as PostgresError where error.code == .queryCanceled && !Task.isCancelled {
-                        throw WaitedForAnotherMerge()
+                    guard let next = try await tx.one(
+                        "SELECT creditor_id, id FROM placements WHERE status = 'staged' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+                    else { return nil }
+                    let creditor = try next.decode(UUID.self, "creditor_id")
+                    let placement = try next.decode(UUID.self, "id")
+                    taken = (creditor, placement)
+                    // One merge per creditor at a time: two placements of one creditor may share
+                    // debtors. Having waited for another, give up unless told not to.
+                    let lock: SQL = "hashtextextended(\("placement:" + creditor.uuidString.lowercased()), 0)"
+                    if try await tx.one("SELECT pg_try_advisory_xact_lock(\(lock)) AS free")!.decode(Bool.self, "free") == false {
+                        do {
+                            try await tx.execute("SELECT pg_advisory_xact_lock(\(lock))")
+                        } catch let error as PostgresError where error.code == .queryCanceled && !Task.isCancelled {
+                            throw WaitedForAnotherMerge()  // waited out the statement timeout: not a failed merge
+                        }
+                        if !mayWait { throw WaitedForAnotherMerge() }
                     }
-                    if try await tx.one("SELECT 1 AS merged FROM placements WHERE creditor_id = \(creditor) AND id = \(other) AND status = 'merged'") != nil {
-                        throw WaitedForAnotherMerge()
+                    // A placement of this creditor merged but not finished: its identifiers are not
+                    // committed yet, and this merge would not see its debtors as known. Wait for its
+                    // finishing transaction; should it have failed, the next pass finishes it.
+                    if let pending = try await tx.one("SELECT id FROM placements WHERE creditor_id = \(creditor) AND status = 'merged' LIMIT 1") {
+                        let other = try pending.decode(UUID.self, "id")
+                        do {
+                            try await tx.execute("SELECT pg_advisory_xact_lock_shared(\(Self.finishingLock(other)))")
+                        } catch let error as PostgresError where error.code == .queryCanceled && !Task.isCancelled {
+                            throw WaitedForAnotherMerge()
+                        }
+                        if try await tx.one("SELECT 1 AS merged FROM placements WHERE creditor_id = \(creditor) AND id = \(other) AND status = 'merged'") != nil {
+                            throw WaitedForAnotherMerge()
+                        }
                     }
+                    // From here on, act for that creditor only: row-level security confines every statement.
+                    try await tx.query(
+                        "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
+                    let (written, finisher) = try await merge(creditor: creditor, placement: placement, in: tx)
+                    finishing.withLock { $0 = finisher }
+                    try await AuditLog.append(
+                        AuditEntry(action: "placement.merge", objectType: "placement", objectID: placement.uuidString.lowercased(), creditorID: creditor),
+                        actor: .system, requestID: nil, in: tx)
+                    return (creditor, placement, written, finisher)
                 }
-                // From here on, act for that creditor only: row-level security confines every statement.
-                try await tx.query(
-                    "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
-                let (written, finisher) = try await merge(creditor: creditor, placement: placement, in: tx)
-                finishing.withLock { $0 = finisher }
-                try await AuditLog.append(
-                    AuditEntry(action: "placement.merge", objectType: "placement", objectID: placement.uuidString.lowercased(), creditorID: creditor),
-                    actor: .system, requestID: nil, in: tx)
-                return (creditor, placement, written, finisher)
-              }
             } onCancel: {
                 finishing.withLock { $0?.task.cancel() }
             }
@@ -272,6 +272,14 @@ public struct PlacementService: Sendable {
         } catch is WaitedForAnotherMerge {
             taken = nil  // rolled back before anything was attempted: no failure to count
             throw WaitedForAnotherMerge()
+        } catch {
+            // The merge failed: its finishing transaction rolls back too. Wait for that, so the
+            // placement's row is free when the failure is counted.
+            if let task = finishing.withLock({ $0?.task }) {
+                task.cancel()
+                _ = await task.result
+            }
+            throw error
         }
     }
 
