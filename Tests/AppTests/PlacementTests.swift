@@ -426,6 +426,38 @@ struct PlacementTests {
         }
     }
 
+    /// A merge that fails after its finishing transaction started takes that transaction down
+    /// with it: no identifier or acknowledgement of a placement that is not merged.
+    @Test func aFailedMergeLeavesNoIdentifiersBehind() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let s = try await setup(client, fixtures, pool)
+            let staged = try await upload(client, s, FrenchFiles.csv(FrenchFiles.good))
+            let text = try #require(staged.json["id"] as? String)
+            let placement = try #require(UUID(uuidString: text))
+            try await fixtures.admin.withTransaction { tx in
+                try await tx.execute(
+                    "CREATE FUNCTION refuse_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$")
+                try await tx.execute(
+                    "CREATE TRIGGER refuse_claim BEFORE INSERT ON claims FOR EACH ROW WHEN (NEW.creditor_reference = 'F-003') EXECUTE FUNCTION refuse_claim()")
+            }
+            #expect(try await s.placements.processNext() == nil)
+            func count(_ sql: SQL) async throws -> Int { try await fixtures.admin.one(sql)!.decode(Int.self, at: 0) }
+            #expect(try await count("SELECT attempts::int8 FROM placements WHERE id = \(placement) AND status = 'staged'") == 1)
+            #expect(try await count("SELECT count(*)::int8 FROM debtor_keys WHERE creditor_id = \(s.creditor)") == 0)
+            #expect(try await count("SELECT count(*)::int8 FROM placement_outcomes WHERE placement_id = \(placement)") == 0)
+            #expect(try await count("SELECT count(*)::int8 FROM debtors WHERE creditor_id = \(s.creditor)") == 0)
+            try await fixtures.admin.withTransaction { tx in
+                try await tx.execute("DROP TRIGGER refuse_claim ON claims")
+                try await tx.execute("DROP FUNCTION refuse_claim()")
+            }
+            #expect(try await s.placements.processNext() == placement)
+            #expect(try await count("SELECT count(*)::int8 FROM placements WHERE id = \(placement) AND status = 'completed'") == 1)
+            #expect(try await count("SELECT count(*)::int8 FROM placement_outcomes WHERE placement_id = \(placement)") == 3)
+            // Martin: siren, email, phone; Dupont: email, phone (one email, written twice)
+            #expect(try await count("SELECT count(*)::int8 FROM debtor_keys WHERE creditor_id = \(s.creditor)") == 5)
+        }
+    }
+
     @Test func refusedWithoutMandateAndInvisibleToOthers() async throws {
         try await withRouter { client, fixtures, _, pool in
             let s = try await setup(client, fixtures, pool, mandate: false)

@@ -240,8 +240,9 @@ public struct PlacementService: Sendable {
                     // From here on, act for that creditor only: row-level security confines every statement.
                     try await tx.query(
                         "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
-                    let (written, finisher) = try await merge(creditor: creditor, placement: placement, in: tx)
-                    finishing.withLock { $0 = finisher }
+                    let (written, finisher) = try await merge(creditor: creditor, placement: placement, in: tx) { started in
+                        finishing.withLock { $0 = started }
+                    }
                     try await AuditLog.append(
                         AuditEntry(action: "placement.merge", objectType: "placement", objectID: placement.uuidString.lowercased(), creditorID: creditor),
                         actor: .system, requestID: nil, in: tx)
@@ -343,7 +344,10 @@ public struct PlacementService: Sendable {
 
     /// - Returns: how many claims it inserted or updated, and the finishing transaction started
     ///   beside this one (the placement is then left `merged` for it to complete).
-    func merge(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws -> (Int, Finishing?) {
+    /// - Parameter started: told of the finishing transaction as soon as it holds its lock.
+    func merge(
+        creditor c: UUID, placement p: UUID, in tx: PostgresTransaction, started: (Finishing) -> Void = { _ in }
+    ) async throws -> (Int, Finishing?) {
         // One merge per creditor at a time (taken by `mergeNext` already; held until commit).
         try await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("placement:" + c.uuidString.lowercased()), 0))")
         // Sorts and hashes over a whole placement stay in memory (this transaction only). JIT
@@ -378,6 +382,7 @@ public struct PlacementService: Sendable {
             // acknowledgement are written beside it, on a second connection (and core). Should
             // that transaction not start, this one writes them.
             finishing = await startFinishing(creditor: c, placement: p)
+            if let finishing { started(finishing) }
             counts = try await mergeAllNew(creditor: c, placement: p, in: tx)
             if finishing == nil { try await writeIdentifiersAndAcknowledgement(creditor: c, placement: p, in: tx) }
         }
