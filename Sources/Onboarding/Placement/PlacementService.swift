@@ -434,8 +434,10 @@ public struct PlacementService: Sendable {
                 // for that transaction's end and reads the row as it left it. Committed, the
                 // placement is `merged` and this completes it; rolled back, it is still `staged`,
                 // and this rolls back too. (An UPDATE ... WHERE status = 'merged' would not wait:
-                // its snapshot's row says `staged`, so it would skip the row.)
-                let row = try await tx.one("SELECT status FROM placements WHERE creditor_id = \(c) AND id = \(p) FOR UPDATE")
+                // its snapshot's row says `staged`, so it would skip the row.) The weakest lock
+                // does: while this rolls back, it must not make `recordFailure` (FOR NO KEY
+                // UPDATE SKIP LOCKED) skip counting the failed merge.
+                let row = try await tx.one("SELECT status FROM placements WHERE creditor_id = \(c) AND id = \(p) FOR KEY SHARE")
                 guard try row?.decode(String.self, "status") == "merged" else { throw MergeRolledBack() }
                 try await tx.execute("UPDATE placements SET status = 'completed', completed_at = now() WHERE creditor_id = \(c) AND id = \(p)")
             }
