@@ -30,6 +30,7 @@ public func buildRouter(
         AccessLogMiddleware()
         MetricsMiddleware()
         ProblemMiddleware()
+        RequestInputMiddleware()
         AuthenticationMiddleware(identity: identity)
         IdempotencyMiddleware(pool: pool, streamingSuffixes: ["/placements"])
     }
@@ -69,7 +70,7 @@ public func buildApplication(
         router: router,
         server: try .tls(.http1(configuration: http1), tlsConfiguration: tls),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: [pool, worker],
+        services: [pool, worker, IdempotencySweeper(pool: pool, logger: logger)],
         logger: logger
     )
 }

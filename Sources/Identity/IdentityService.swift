@@ -46,7 +46,10 @@ public struct IdentityService: Sendable {
         let email = email.trimmingCharacters(in: .whitespaces).lowercased()
         let accountKey = "acct:" + Tokens.sha256(email).prefix(16).map { String(format: "%02x", $0) }.joined()
         let addressKey = "addr:" + clientAddress
-        if try await isThrottled(accountKey: accountKey, addressKey: addressKey) {
+        // The attempt is counted before the password is checked, in the same statement that
+        // reads the count: parallel guesses each take one of the attempts left, and no more.
+        // A successful login gives its attempt back.
+        if try await reserveAttempt(accountKey: accountKey, addressKey: addressKey) {
             throw LoginError.throttled
         }
         let row = try await pool.transaction(as: .system) { tx in
@@ -71,6 +74,8 @@ public struct IdentityService: Sendable {
         if sealed != nil || role.requiresTOTP {
             guard let sealed, let code = totp, !code.isEmpty else {
                 if totp == nil || totp?.isEmpty == true, sealed != nil {
+                    // The first step of a two-step login is not a failure.
+                    try await refundAttempt(keys: [accountKey, addressKey])
                     throw LoginError.totpRequired
                 }
                 try await recordFailure(keys: [accountKey, addressKey], userID: userID, creditorID: creditorID, requestID: requestID)
@@ -102,6 +107,7 @@ public struct IdentityService: Sendable {
                 VALUES (\(principal.sessionID!), \(PostgresBytes(Tokens.sha256(token))), \(userID), \(expiresAt))
                 """)
             try await tx.execute("DELETE FROM auth_throttle WHERE key = \(accountKey)")
+            try await tx.execute("UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key = \(addressKey)")
             try await AuditLog.append(
                 AuditEntry(action: "auth.login", objectType: "user", objectID: userID.uuidString.lowercased(), creditorID: creditorID),
                 actor: principal, requestID: requestID, in: tx)
@@ -109,36 +115,39 @@ public struct IdentityService: Sendable {
         return Session(token: token, expiresAt: expiresAt, principal: principal)
     }
 
-    func isThrottled(accountKey: String, addressKey: String) async throws -> Bool {
-        let rows = try await pool.transaction(as: .system) { tx in
-            try await tx.query(
-                """
-                SELECT key, failures FROM auth_throttle
-                WHERE key = ANY(\([accountKey, addressKey])) AND window_start > now() - make_interval(secs => \(throttleWindowSeconds))
-                """)
-        }
-        for row in rows {
-            let key = try row.decode(String.self, "key")
-            let failures = try row.decode(Int.self, "failures")
-            if key == accountKey && failures >= accountFailureLimit { return true }
-            if key == addressKey && failures >= addressFailureLimit { return true }
-        }
-        return false
-    }
-
-    func recordFailure(keys: [String], userID: UUID?, creditorID: UUID?, requestID: String?) async throws {
-        try await pool.transaction(as: .system) { tx in
-            for key in keys {
-                try await tx.execute(
+    /// Counts one attempt against the account and the address, atomically with reading the
+    /// counts (the upsert locks each row), and says whether either is over its limit.
+    func reserveAttempt(accountKey: String, addressKey: String) async throws -> Bool {
+        let window = throttleWindowSeconds
+        return try await pool.transaction(as: .system) { tx in
+            var throttled = false
+            for (key, limit) in [(accountKey, accountFailureLimit), (addressKey, addressFailureLimit)] {
+                let row = try await tx.one(
                     """
                     INSERT INTO auth_throttle (key, window_start, failures) VALUES (\(key), now(), 1)
                     ON CONFLICT (key) DO UPDATE SET
-                        failures = CASE WHEN auth_throttle.window_start < now() - make_interval(secs => \(throttleWindowSeconds))
+                        failures = CASE WHEN auth_throttle.window_start < now() - make_interval(secs => \(window))
                                         THEN 1 ELSE auth_throttle.failures + 1 END,
-                        window_start = CASE WHEN auth_throttle.window_start < now() - make_interval(secs => \(throttleWindowSeconds))
+                        window_start = CASE WHEN auth_throttle.window_start < now() - make_interval(secs => \(window))
                                             THEN now() ELSE auth_throttle.window_start END
+                    RETURNING failures
                     """)
+                if try row?.decode(Int.self, "failures") ?? 0 > limit { throttled = true }
             }
+            return throttled
+        }
+    }
+
+    /// Gives back attempts that were not failures.
+    func refundAttempt(keys: [String]) async throws {
+        try await pool.transaction(as: .system) { tx in
+            try await tx.execute("UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key = ANY(\(keys))")
+        }
+    }
+
+    /// The attempt was counted when it was reserved; the audit log records the denial.
+    func recordFailure(keys: [String], userID: UUID?, creditorID: UUID?, requestID: String?) async throws {
+        try await pool.transaction(as: .system) { tx in
             try await AuditLog.append(
                 AuditEntry(action: "auth.login", objectType: "user", objectID: userID?.uuidString.lowercased(), creditorID: creditorID, outcome: .denied),
                 actor: nil, requestID: requestID, in: tx)

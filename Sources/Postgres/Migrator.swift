@@ -31,6 +31,12 @@ public struct Migrator: Sendable {
 
     public let migrations: [Migration]
     let logger: Logger
+    /// How long one migration waits for a table lock before it gives up and tries again. An
+    /// `ALTER` queued behind a long transaction would otherwise block every query on that
+    /// table behind it for as long as it waits.
+    public var lockTimeout: Duration = .seconds(5)
+    /// Attempts per migration when its locks are not granted in time (the first included).
+    public var lockAttempts = 10
 
     /// Reads and validates the migration files of a directory.
     /// - Throws: `MigrationError` for a misnamed file or a duplicate version.
@@ -80,13 +86,20 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(on pool: PostgresPool) async throws -> [Migration] {
         try await pool.withConnection { session in
-            try await session.query("SELECT pg_advisory_lock(\(Self.lockKey))")
+            // Migrations have no statement timeout (an index build on a large table takes what
+            // it takes, and so may another instance's migrations this one waits for); the
+            // session's own is put back after.
+            let previous = try await session.one("SELECT current_setting('statement_timeout') AS t")?.decode(String.self, "t") ?? "0"
+            try await session.query("SELECT set_config('statement_timeout', '0', false)")
             do {
+                try await session.query("SELECT pg_advisory_lock(\(Self.lockKey))")
                 let applied = try await applyPending(session)
                 try await session.query("SELECT pg_advisory_unlock(\(Self.lockKey))")
+                try await session.query("SELECT set_config('statement_timeout', \(previous), false)")
                 return applied
             } catch {
                 _ = try? await session.query("SELECT pg_advisory_unlock(\(Self.lockKey))")
+                _ = try? await session.query("SELECT set_config('statement_timeout', \(previous), false)")
                 throw error
             }
         }
@@ -105,19 +118,43 @@ public struct Migrator: Sendable {
         let todo = try pending(applied: try await appliedMigrations(session))
         for migration in todo {
             logger.info("applying migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
-            try await session.executeScript("BEGIN")
-            do {
-                try await session.executeScript(migration.sql)
-                try await session.query(
-                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))"
-                )
-                try await session.executeScript("COMMIT")
-            } catch {
-                _ = try? await session.executeScript("ROLLBACK")
-                throw MigrationError(description: "migration \(migration.version)_\(migration.name) failed: \(error)")
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    try await apply(migration, session)
+                    break
+                } catch let error as PostgresError where error.code == .lockNotAvailable && attempt < lockAttempts {
+                    // Gave way to the traffic on a table it needs: try again shortly, so a long
+                    // transaction delays the migration, never the service.
+                    let pause = Duration.milliseconds(Int.random(in: 200...500) * min(attempt, 10))
+                    logger.warning(
+                        "migration waiting for a table lock; trying again",
+                        metadata: ["version": "\(migration.version)", "attempt": "\(attempt)", "pause_ms": "\(pause.milliseconds)"])
+                    try await Task.sleep(for: pause)
+                } catch {
+                    throw MigrationError(description: "migration \(migration.version)_\(migration.name) failed: \(error)")
+                }
             }
         }
         return todo
+    }
+
+    /// One migration in one transaction, with no statement timeout and a short lock timeout.
+    private func apply(_ migration: Migration, _ session: PostgresSession) async throws {
+        try await session.executeScript("BEGIN")
+        do {
+            try await session.query(
+                "SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', \(String(lockTimeout.milliseconds)), true)")
+            try await session.executeScript(migration.sql)
+            try await session.query(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))"
+            )
+            try await session.executeScript("COMMIT")
+        } catch {
+            _ = try? await session.executeScript("ROLLBACK")
+            throw error
+        }
     }
 
     private func appliedMigrations(_ session: PostgresSession) async throws -> [Int: (name: String, checksum: String)] {

@@ -17,6 +17,12 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Set when a cancel was sent: the connection is then closed, not reused, so a late cancel
     /// cannot hit the next caller's query.
     private let cancelRequested = Atomic<Bool>(false)
+    /// Set when the server said this session can no longer be trusted for writes (SQLSTATE
+    /// 25006 outside a read-only transaction: a primary demoted after failover): the
+    /// connection is closed, not reused, so the next checkout reaches the new primary.
+    private let discardRequested = Atomic<Bool>(false)
+    /// True while a call runs on this connection: libpq's `PGconn` must never see two at once.
+    let busy = Atomic<Bool>(false)
     private var finished = false
     let id: Int
 
@@ -29,10 +35,11 @@ public final class PostgresConnection: @unchecked Sendable {
     ///   - sessionSettings: SQL run once after connecting (time zone, date style, timeouts).
     /// - Throws: `PostgresError` of kind `.connection`; the half-open `PGconn` is always finished.
     public static func connect(conninfo: String, sessionSettings: String = PostgresConnection.defaultSessionSettings) throws -> PostgresConnection {
-        // dbname is expanded as a conninfo/URI (expand_dbname = 1). Later keywords override
-        // it: we force UTF-8 and name the application unless the URI names one.
-        let keywords = ["dbname", "fallback_application_name", "client_encoding"]
-        let values = [conninfo, "relance", "UTF8"]
+        // dbname is expanded as a conninfo/URI (expand_dbname = 1): what it sets overrides the
+        // keywords before it and is overridden by those after. Before it, network defaults the
+        // connection string may change; after it, UTF-8 and the application's name.
+        let keywords = Self.networkDefaults.map(\.0) + ["dbname", "fallback_application_name", "client_encoding"]
+        let values = Self.networkDefaults.map(\.1) + [conninfo, "relance", "UTF8"]
         let conn: OpaquePointer? = withArrayOfCStrings(keywords) { kw in
             withArrayOfCStrings(values) { vals in
                 PQconnectdbParams(kw, vals, 1)
@@ -56,6 +63,18 @@ public final class PostgresConnection: @unchecked Sendable {
         return connection
     }
 
+    /// Without these a connection to a host that vanished (a failover, a cut link) hangs for the
+    /// kernel's defaults: minutes for a connect, up to two hours for a dead idle socket, about
+    /// fifteen minutes for unacknowledged writes. The connection string overrides any of them.
+    public static let networkDefaults: [(String, String)] = [
+        ("connect_timeout", "10"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "30"),
+        ("keepalives_interval", "10"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "60000"),
+    ]
+
     /// UTC everywhere, ISO output the decoders expect, and bounds on runaway statements.
     public static let defaultSessionSettings =
         "SET TIME ZONE 'UTC'; SET datestyle TO ISO, YMD; SET intervalstyle TO postgres; "
@@ -72,20 +91,23 @@ public final class PostgresConnection: @unchecked Sendable {
         close()
     }
 
-    /// Closes the connection; safe to call twice.
+    /// Closes the connection; safe to call twice. Never waits for a cancel being delivered: a
+    /// cancel in flight owns libpq's cancel object and frees it itself.
     public func close() {
         guard !finished else { return }
         finished = true
-        cancelHandle.withLock { cancel in
-            if let pointer = cancel.pointer { PQfreeCancel(pointer) }
-            cancel.pointer = nil
+        let pointer = cancelHandle.withLock { cancel -> OpaquePointer? in
+            defer { cancel.pointer = nil }
+            return cancel.pointer
         }
+        if let pointer { PQfreeCancel(pointer) }
         PQfinish(handle)
     }
 
     /// True when libpq still considers the connection usable and no cancel is pending.
     public var isReusable: Bool {
-        !finished && !cancelRequested.load(ordering: .acquiring) && PQstatus(handle) == CONNECTION_OK
+        !finished && !cancelRequested.load(ordering: .acquiring) && !discardRequested.load(ordering: .acquiring)
+            && PQstatus(handle) == CONNECTION_OK
             && PQtransactionStatus(handle) == PQTRANS_IDLE
     }
 
@@ -126,12 +148,33 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Asks the server to cancel the running statement. Callable from any thread; blocks
     /// while the cancel request is delivered, so call it off the cooperative pool.
+    /// The cancel object is taken out under the lock and used outside it (PQcancel opens a
+    /// socket and may wait on the network), so `close()` never waits behind it. A connection is
+    /// cancelled at most once (`markCancelRequested`), so nothing needs the object after.
     func sendCancel() {
-        cancelHandle.withLock { cancel in
-            guard let pointer = cancel.pointer else { return }
-            var buffer = [CChar](repeating: 0, count: 256)
-            _ = PQcancel(pointer, &buffer, Int32(buffer.count))
+        let taken = cancelHandle.withLock { cancel -> OpaquePointer? in
+            defer { cancel.pointer = nil }
+            return cancel.pointer
         }
+        guard let pointer = taken else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(pointer, &buffer, Int32(buffer.count))
+        PQfreeCancel(pointer)
+    }
+
+    /// The connection's effective value of a connection option (`keepalives_idle`), for tests
+    /// and diagnostics; nil when unset.
+    public func connectionOption(_ name: String) -> String? {
+        guard let options = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(options) }
+        var cursor = options
+        while let keyword = cursor.pointee.keyword {
+            if String(cString: keyword) == name {
+                return cursor.pointee.val.map { String(cString: $0) }
+            }
+            cursor += 1
+        }
+        return nil
     }
 
     /// True when the current transaction block has failed: COMMIT would silently roll back.
@@ -146,11 +189,24 @@ public final class PostgresConnection: @unchecked Sendable {
     ///   connection broke.
     public func execute(_ sql: SQL) throws -> PostgresRows {
         let (text, binds) = sql.render()
+        try Self.checkTextParameters(binds)
         let count = binds.count
         let result: OpaquePointer? = withParameters(binds) { types, values, lengths, formats in
             PQexecParams(handle, text, Int32(count), types, values, lengths, formats, 0)
         }
         return try consume(result)
+    }
+
+    /// Text parameters travel as C strings: a NUL would cut the value there, so the server would
+    /// store or compare something other than what the caller holds. Refused before sending.
+    /// - Throws: `PostgresError` of kind `.invalidParameter` naming the parameter's position.
+    static func checkTextParameters(_ binds: [PostgresBind]) throws {
+        for (index, bind) in binds.enumerated() where !bind.isBinary {
+            if let bytes = bind.bytes, bytes.contains(0) {
+                throw PostgresError(
+                    kind: .invalidParameter, reason: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold")
+            }
+        }
     }
 
     /// Runs trusted SQL text with several statements (migrations, session setup) through the
@@ -231,6 +287,9 @@ public final class PostgresConnection: @unchecked Sendable {
             serverMessage: field(Int32(UInt8(ascii: "M"))),  // PG_DIAG_MESSAGE_PRIMARY
             serverDetail: field(Int32(UInt8(ascii: "D")))  // PG_DIAG_MESSAGE_DETAIL
         )
+        if state == "25006" {
+            discardRequested.store(true, ordering: .releasing)
+        }
         if PQstatus(handle) != CONNECTION_OK {
             error.kind = .connection
             if error.sqlState == nil { error.sqlState = "08006" }

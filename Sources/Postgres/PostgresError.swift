@@ -21,6 +21,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         case commitOutcomeUnknown
         /// libpq reported something the layer did not expect.
         case protocolViolation
+        /// A parameter cannot be sent as given (a text value holding NUL); nothing was sent.
+        case invalidParameter
+        /// The session is already running a call for another task (a programming error).
+        case sessionInUse
     }
 
     public var kind: Kind
@@ -99,6 +103,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         default: return false
         }
     }
+
+    /// SQLSTATE 25006 on a transaction that was not declared read-only: the server is a standby
+    /// now (a primary demoted after failover). The connection is discarded; a new one may reach
+    /// the new primary.
+    public var isReadOnlyServer: Bool { sqlState == "25006" }
 
     /// True when re-running the whole transaction is safe and may succeed.
     public var isTransientTransactionFailure: Bool {

@@ -191,16 +191,33 @@ public final class PostgresPool: Service, PostgresQueryable, Sendable {
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresConnection?, any Error>) in
-                let refuse: PostgresError? = state.withLock { state in
-                    if state.closed { return PostgresError(kind: .poolClosed, reason: "the pool is closed") }
+                enum Registration {
+                    case refused(PostgresError)
+                    case handed(PostgresConnection?)
+                    case waiting
+                }
+                // The waiter's id was taken under an earlier lock: a connection released or a
+                // slot freed since then found no waiter. Look again under the lock that adds the
+                // waiter, so nothing free is missed.
+                let registration = state.withLock { state -> Registration in
+                    if state.closed { return .refused(PostgresError(kind: .poolClosed, reason: "the pool is closed")) }
                     if state.cancelledWaiters.remove(id) != nil {
-                        return PostgresError(kind: .poolTimeout, reason: "cancelled while waiting for a connection")
+                        return .refused(PostgresError(kind: .poolTimeout, reason: "cancelled while waiting for a connection"))
                     }
+                    if let connection = state.idle.popLast() {
+                        state.inUse += 1
+                        return .handed(connection)
+                    }
+                    if state.open < configuration.maxConnections { return .handed(nil) }
                     state.waiters.append(Waiter(id: id, continuation: continuation))
-                    return nil
+                    return .waiting
                 }
                 publishGauges()
-                if let refuse { continuation.resume(throwing: refuse) }
+                switch registration {
+                case .refused(let error): continuation.resume(throwing: error)
+                case .handed(let connection): continuation.resume(returning: connection)
+                case .waiting: break
+                }
             }
         } onCancel: {
             self.failWaiter(id, with: CancellationError())
@@ -302,6 +319,9 @@ public final class PostgresPool: Service, PostgresQueryable, Sendable {
         _ options: TransactionOptions = TransactionOptions(),
         _ body: (PostgresTransaction) async throws -> T
     ) async throws -> T {
+        if let enclosing = RequestTransaction.current, enclosing.pool == ObjectIdentifier(self) {
+            return try await nested(in: enclosing.session, options, body)
+        }
         var attempt = 0
         while true {
             attempt += 1
@@ -310,7 +330,7 @@ public final class PostgresPool: Service, PostgresQueryable, Sendable {
                     try await session.transaction(options, defaultTimeout: configuration.statementTimeout, body)
                 }
             } catch let error as PostgresError where attempt < options.maxAttempts && error.kind != .commitOutcomeUnknown
-                && (error.isTransientTransactionFailure || error.isConnectionLoss)
+                && (error.isTransientTransactionFailure || error.isConnectionLoss || (error.isReadOnlyServer && !options.readOnly))
             {
                 try Task.checkCancellation()
                 let cap = 5 * (1 << min(attempt, 6))
@@ -319,6 +339,55 @@ public final class PostgresPool: Service, PostgresQueryable, Sendable {
             }
         }
     }
+}
+
+extension PostgresPool {
+    /// Runs `body` in one transaction that every `withTransaction` of this pool inside it, in
+    /// this task and its child tasks, joins as a savepoint: what `body` and they write commits
+    /// at once when `body` returns, or not at all when it throws. Used to commit a request's
+    /// writes with the record of its answer (Idempotency-Key), so that no crash can keep one
+    /// without the other.
+    ///
+    /// Inside it, joined transactions keep their settings and statement timeout (set locally,
+    /// put back after), are not retried on connection loss (the enclosing transaction is gone
+    /// with the connection) and cannot be read-only or of another isolation level. Calls on
+    /// the one connection are serialised: two child tasks must not use it at once.
+    public func withRequestTransaction<T>(
+        _ options: TransactionOptions = TransactionOptions(), _ body: (PostgresTransaction) async throws -> T
+    ) async throws -> T {
+        try await withConnection { session in
+            try await session.transaction(options, defaultTimeout: configuration.statementTimeout) { tx in
+                try await RequestTransaction.$current.withValue(RequestTransaction(pool: ObjectIdentifier(self), session: session)) {
+                    try await body(tx)
+                }
+            }
+        }
+    }
+
+    /// A transaction joined to the request's: a savepoint, retried on deadlock like a
+    /// transaction of its own.
+    private func nested<T>(
+        in session: PostgresSession, _ options: TransactionOptions, _ body: (PostgresTransaction) async throws -> T
+    ) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await session.savepoint(options, defaultTimeout: configuration.statementTimeout, body)
+            } catch let error as PostgresError where attempt < options.maxAttempts && error.isTransientTransactionFailure {
+                try Task.checkCancellation()
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * (1 << min(attempt, 6))))))
+            }
+        }
+    }
+}
+
+/// The transaction a request runs in (`withRequestTransaction`), found by the pool's
+/// `withTransaction` through a task-local value.
+struct RequestTransaction: Sendable {
+    @TaskLocal static var current: RequestTransaction?
+    let pool: ObjectIdentifier
+    let session: PostgresSession
 }
 
 /// How a transaction runs.

@@ -35,6 +35,13 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
     /// Runs a blocking closure against the connection on a pool thread.
     func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         let connection = self.connection
+        guard tryBeginUse() else {
+            // Two tasks on one session would interleave calls on one PGconn and corrupt
+            // libpq's state: a programming error, stopped in debug builds, refused in release.
+            assertionFailure("a PostgresSession was used by two tasks at once")
+            throw PostgresError(kind: .sessionInUse, reason: "the session is already running a call for another task")
+        }
+        defer { endUse() }
         return try await withTaskCancellationHandler {
             try await threadPool.runIfActive { try body(connection) }
         } onCancel: {
@@ -43,6 +50,15 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
                 DispatchQueue.global().async { connection.sendCancel() }
             }
         }
+    }
+
+    /// Marks the session busy; false when another call is running on it.
+    @_spi(Testing) public func tryBeginUse() -> Bool {
+        connection.busy.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    @_spi(Testing) public func endUse() {
+        connection.busy.store(false, ordering: .releasing)
     }
 
     @discardableResult
@@ -117,6 +133,45 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
         } catch {
             if connection.inTransaction, !Task.isCancelled {
                 _ = try? await executeScript("ROLLBACK")
+            }
+            throw error
+        }
+    }
+}
+
+extension PostgresSession {
+    /// Runs `body` under a savepoint of the transaction in progress, with the options'
+    /// settings and statement timeout set locally and put back after; rolled back to the
+    /// savepoint when `body` throws (which also puts the settings back).
+    func savepoint<T>(
+        _ options: TransactionOptions, defaultTimeout: Duration, _ body: (PostgresTransaction) async throws -> T
+    ) async throws -> T {
+        let names = ["statement_timeout"] + options.settings.map(\.name)
+        let previous = try await query(
+            "SELECT \(SQL.joined(names.enumerated().map { "current_setting(\($1), true) AS s\(unsafeRaw: String($0))" }, separator: ", "))"
+        ).one()
+        let restore: [SQL] = try names.enumerated().map { index, name in
+            let value = try previous?.decode(String?.self, "s\(index)") ?? ""
+            return "set_config(\(name), \(value), true)"
+        }
+        try await executeScript("SAVEPOINT relance_joined")
+        do {
+            let timeout = options.statementTimeout ?? defaultTimeout
+            var setup: [SQL] = ["set_config('statement_timeout', \(String(timeout.milliseconds)), true)"]
+            for setting in options.settings {
+                setup.append("set_config(\(setting.name), \(setting.value), true)")
+            }
+            try await query("SELECT \(SQL.joined(setup, separator: ", "))")
+            let result = try await body(PostgresTransaction(session: self))
+            if connection.transactionFailed {
+                throw PostgresError(kind: .protocolViolation, reason: "the transaction failed earlier; refusing to commit")
+            }
+            try await executeScript("RELEASE SAVEPOINT relance_joined")
+            try await query("SELECT \(SQL.joined(restore, separator: ", "))")
+            return result
+        } catch {
+            if connection.inTransaction, !Task.isCancelled {
+                _ = try? await executeScript("ROLLBACK TO SAVEPOINT relance_joined; RELEASE SAVEPOINT relance_joined")
             }
             throw error
         }

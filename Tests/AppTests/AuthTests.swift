@@ -91,6 +91,26 @@ struct AuthTests {
         }
     }
 
+    /// Guesses sent at once each used to pass the check before any was recorded. Now each takes
+    /// one of the five attempts, atomically: five answer 401, the rest 429.
+    @Test func parallelWrongPasswordsGetNoMoreThanTheLimit() async throws {
+        try await withRouter { client, fixtures, _, _ in
+            let agent = try await fixtures.user(.agent)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<16 {
+                    group.addTask {
+                        try await client.call(.post, "/v1/auth/token", json: ["email": agent.email, "password": "not-the-password-\(n)"]).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 401 }.count == 5, "\(statuses.sorted())")
+            #expect(statuses.filter { $0 == 429 }.count == 11, "\(statuses.sorted())")
+            let blocked = try await client.call(.post, "/v1/auth/token", json: ["email": agent.email, "password": Fixtures.password])
+            #expect(blocked.status == 429)
+        }
+    }
+
     @Test func logoutRevokesTheToken() async throws {
         try await withRouter { client, fixtures, _, _ in
             let agent = try await fixtures.user(.agent)

@@ -88,4 +88,56 @@ struct MigratorTests {
         try "SELECT 1;".write(to: dir.appendingPathComponent("1_bad.sql"), atomically: true, encoding: .utf8)
         #expect(throws: MigrationError.self) { try Migrator(directory: dir) }
     }
+
+    /// A migration waits for its table's lock only briefly, lets the traffic through, and tries
+    /// again until the long transaction in its way ends.
+    @Test func aMigrationBehindALongTransactionGivesWayAndRetries() async throws {
+        try await TestDatabase.withPool(maxConnections: 3, role: .owner) { pool, database in
+            try await pool.execute("CREATE TABLE busy (n int)")
+            try await pool.execute("INSERT INTO busy VALUES (1)")
+            let base = try Migrator(directory: TestDatabase.migrationsDirectory).migrations
+            var migrator = Migrator(migrations: base + [
+                Migration(version: 9001, name: "alter_busy", sql: "ALTER TABLE busy ADD COLUMN m int;", checksum: "m")
+            ])
+            migrator.lockTimeout = .milliseconds(100)
+            migrator.lockAttempts = 40
+            let patient = migrator
+            let blocker = PostgresPool(configuration: .init(conninfo: database.ownerURL, maxConnections: 1))
+            try await blocker.withConnection { long in
+                // A long reader holds ACCESS SHARE on the table.
+                try await long.executeScript("BEGIN; SELECT * FROM busy;")
+                let migrating = Task { try await patient.migrate(on: pool) }
+                // Meanwhile other readers are not queued behind the migration's ALTER for long.
+                let clock = ContinuousClock()
+                for _ in 0..<5 {
+                    let start = clock.now
+                    _ = try await pool.one("SELECT count(*) AS c FROM busy")
+                    #expect(clock.now - start < .seconds(2))
+                    try await Task.sleep(for: .milliseconds(150))
+                }
+                try await long.executeScript("COMMIT")
+                let applied = try await migrating.value
+                #expect(applied.map(\.version) == [9001])
+            }
+            try await blocker.close()
+            #expect(try await pool.one("SELECT count(m) AS c FROM busy")?.decode(Int.self, "c") == 0)
+        }
+    }
+
+    /// Migrations run without the service's statement timeout, which is put back after.
+    @Test func aMigrationLongerThanTheStatementTimeoutCompletes() async throws {
+        try await TestDatabase.withDatabase { database in
+            let pool = PostgresPool(configuration: .init(
+                conninfo: database.ownerURL, maxConnections: 1,
+                sessionSettings: PostgresConnection.defaultSessionSettings + "; SET statement_timeout TO '300ms'"))
+            let base = try Migrator(directory: TestDatabase.migrationsDirectory).migrations
+            let slow = Migrator(migrations: base + [
+                Migration(version: 9001, name: "slow", sql: "SELECT pg_sleep(0.6); CREATE TABLE slow_done (n int);", checksum: "s")
+            ])
+            let applied = try await slow.migrate(on: pool)
+            #expect(applied.last?.version == 9001)
+            #expect(try await pool.one("SELECT current_setting('statement_timeout') AS t")?.decode(String.self, "t") == "300ms")
+            try await pool.close()
+        }
+    }
 }

@@ -7,10 +7,12 @@ import Postgres
 
 /// `Idempotency-Key` on authenticated POSTs, with Stripe's semantics.
 ///
-/// The first response is stored per caller and key with a hash of the request; a replay gets
-/// the same status and body (`Idempotent-Replayed: true`); the same key with another request
-/// gets 422; a duplicate arriving while the first is still running gets 409. Keys live 24
-/// hours. A response that carries a secret shown once (a new API key, a TOTP secret) is not
+/// The first response is stored per caller and key with a hash of the request, in the same
+/// transaction as everything the request wrote (`withRequestTransaction`); a replay gets the
+/// same status and body (`Idempotent-Replayed: true`); the same key with another request gets
+/// 422; a duplicate arriving while the first is still running gets 409 (the first holds the
+/// key's advisory lock). A request that failed with a server error, or died with its process,
+/// left nothing: its key is free. Keys live 24 hours (`IdempotencySweeper` deletes them). A response that carries a secret shown once (a new API key, a TOTP secret) is not
 /// stored: its replay answers 409 with the created object's location instead.
 struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
@@ -41,61 +43,82 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let requestHash = PostgresBytes(Array(hasher.finalize()))
         let owner = principal.key
 
-        let claimed = try await pool.transaction(as: .system) { tx -> PostgresRow? in
-            try await tx.execute(
-                "DELETE FROM idempotency_keys WHERE principal = \(owner) AND key = \(key) AND created_at < now() - interval '24 hours'")
-            let inserted = try await tx.execute(
-                """
-                INSERT INTO idempotency_keys (principal, key, request_hash, state) VALUES (\(owner), \(key), \(requestHash), 'in_progress')
-                ON CONFLICT DO NOTHING
-                """)
-            if inserted == 1 { return nil }
-            return try await tx.one(
-                "SELECT request_hash, state, status, content_type, location, body FROM idempotency_keys WHERE principal = \(owner) AND key = \(key)")
-        }
-        if let existing = claimed {
-            return try replay(existing, requestHash: requestHash)
-        }
-
+        // The request runs in one transaction with the record of its answer: both commit, or
+        // neither does. A duplicate arriving meanwhile finds the key's lock taken (409); after a
+        // crash the lock is gone with the transaction, and so is everything the request wrote,
+        // so a retry runs it for the first time.
         var request = request
         request.body = .init(buffer: body)
-        let response: Response
+        let forwarded = request
         do {
-            response = try await next(request, context)
-        } catch {
-            let problem = ProblemMiddleware.problem(for: error, context: context)
-            if (error as? PostgresError)?.kind == .commitOutcomeUnknown {
-                // The work may be saved: keep the key in progress so a retry cannot repeat it.
-                throw error
+            let outcome = try await pool.withRequestTransaction(.init(settings: Principal.system.databaseSettings)) { tx -> Outcome in
+                let locked = try await tx.one("SELECT pg_try_advisory_xact_lock(hashtextextended(\(owner + "\n" + key), 7)) AS locked")
+                guard try locked?.decode(Bool.self, "locked") == true else { return .inProgress }
+                try await tx.execute(
+                    """
+                    DELETE FROM idempotency_keys WHERE principal = \(owner) AND key = \(key)
+                    AND (created_at < now() - interval '24 hours' OR state = 'in_progress')
+                    """)
+                if let existing = try await tx.one(
+                    "SELECT request_hash, state, status, content_type, location, body FROM idempotency_keys WHERE principal = \(owner) AND key = \(key)")
+                {
+                    return .replay(existing)
+                }
+                let response: Response
+                do {
+                    response = try await next(forwarded, context)
+                } catch {
+                    let problem = ProblemMiddleware.problem(for: error, context: context)
+                    if problem.status >= 500 || problem.status == 401 || problem.status == 429 {
+                        // Not an answer to keep: nothing the request did is kept either, and
+                        // the client may retry with the same key.
+                        throw error
+                    }
+                    try await store(
+                        tx, owner: owner, key: key, hash: requestHash, status: problem.status, contentType: "application/problem+json",
+                        body: Array(buffer: ProblemMiddleware.body(problem, requestID: context.requestID)))
+                    return .failed(error)
+                }
+                var out = response
+                let sensitive = out.headers[.relanceSensitive] != nil
+                out.headers[.relanceSensitive] = nil
+                if out.status.code >= 500 { throw RolledBack(response: out) }
+                var stored: [UInt8]? = nil
+                if !sensitive {
+                    let collector = BodyCollector()
+                    try await out.body.write(CollectingWriter(collector: collector))
+                    let collected = collector.buffer
+                    stored = Array(buffer: collected)
+                    out.body = .init(byteBuffer: collected)
+                }
+                try await store(
+                    tx, owner: owner, key: key, hash: requestHash, status: Int(out.status.code), contentType: out.headers[.contentType],
+                    body: stored, location: out.headers[.location])
+                return .answered(out)
             }
-            if problem.status >= 500 || problem.status == 401 || problem.status == 429 {
-                // Nothing was done (the work's transaction rolled back): let the client retry.
-                try? await release(owner: owner, key: key)
-                throw error
+            switch outcome {
+            case .inProgress:
+                throw Problem(status: 409, code: "idempotency-in-progress", title: "Request in progress", detail: "A request with this Idempotency-Key is still running.")
+            case .replay(let row): return try replay(row, requestHash: requestHash)
+            case .failed(let error): throw error
+            case .answered(let response): return response
             }
-            try await store(owner: owner, key: key, status: problem.status, contentType: "application/problem+json",
-                            body: Array(buffer: ProblemMiddleware.body(problem, requestID: context.requestID)))
-            throw error
+        } catch let rolledBack as RolledBack {
+            return rolledBack.response
         }
-        var out = response
-        let sensitive = out.headers[.relanceSensitive] != nil
-        out.headers[.relanceSensitive] = nil
-        if out.status.code >= 500 {
-            try? await release(owner: owner, key: key)
-            return out
-        }
-        var stored: [UInt8]? = nil
-        if !sensitive {
-            let collector = BodyCollector()
-            try await out.body.write(CollectingWriter(collector: collector))
-            let collected = collector.buffer
-            stored = Array(buffer: collected)
-            out.body = .init(byteBuffer: collected)
-        }
-        try await store(
-            owner: owner, key: key, status: Int(out.status.code), contentType: out.headers[.contentType],
-            body: stored, location: out.headers[.location])
-        return out
+    }
+
+    /// What the request's transaction decided; the response goes out after it committed.
+    enum Outcome: @unchecked Sendable {
+        case inProgress
+        case replay(PostgresRow)
+        case failed(any Error)
+        case answered(Response)
+    }
+
+    /// A server error's response: the transaction rolls back, then the response is sent.
+    struct RolledBack: Error, @unchecked Sendable {
+        let response: Response
     }
 
     /// JSON bodies are compared as values (key order and spacing do not matter), other
@@ -130,21 +153,15 @@ struct IdempotencyMiddleware: RouterMiddleware {
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 
-    func store(owner: String, key: String, status: Int, contentType: String?, body: [UInt8]?, location: String? = nil) async throws {
-        try await pool.transaction(as: .system) { tx in
-            try await tx.execute(
-                """
-                UPDATE idempotency_keys SET state = 'done', status = \(status), content_type = \(contentType), location = \(location),
-                       body = \(body.map(PostgresBytes.init))
-                WHERE principal = \(owner) AND key = \(key)
-                """)
-        }
-    }
-
-    func release(owner: String, key: String) async throws {
-        try await pool.transaction(as: .system) { tx in
-            try await tx.execute("DELETE FROM idempotency_keys WHERE principal = \(owner) AND key = \(key) AND state = 'in_progress'")
-        }
+    func store(
+        _ tx: PostgresTransaction, owner: String, key: String, hash: PostgresBytes, status: Int, contentType: String?, body: [UInt8]?,
+        location: String? = nil
+    ) async throws {
+        try await tx.execute(
+            """
+            INSERT INTO idempotency_keys (principal, key, request_hash, state, status, content_type, location, body)
+            VALUES (\(owner), \(key), \(hash), 'done', \(status), \(contentType), \(location), \(body.map(PostgresBytes.init)))
+            """)
     }
 }
 

@@ -38,6 +38,9 @@ struct ProblemMiddleware: RouterMiddleware {
             return Problem(
                 status: 500, code: "outcome-unknown", title: "Outcome unknown",
                 detail: "The database connection was lost while saving; check before retrying, or retry with the same Idempotency-Key.")
+        case let error as PostgresError where error.kind == .invalidParameter || error.sqlState == "22021":
+            // A text value PostgreSQL cannot hold (U+0000): refused before it was stored.
+            return .badRequest("A text value contains a NUL character (U+0000), which cannot be stored.")
         case let error as PostgresError where error.kind == .poolTimeout || error.kind == .poolClosed || error.isConnectionLoss:
             return .unavailable
         case is NIOTooManyBytesError:
