@@ -29,7 +29,7 @@ public func buildRouter(
         RequestIDMiddleware(maxBodyBytes: configuration.maxBodyBytes)
         AccessLogMiddleware()
         MetricsMiddleware()
-        ProblemMiddleware()
+        ProblemMiddleware(routes: RouteTable(operations: openAPI.operations))
         RequestInputMiddleware()
         AuthenticationMiddleware(identity: identity)
         IdempotencyMiddleware(pool: pool, streamingSuffixes: ["/placements"])
@@ -68,7 +68,7 @@ public func buildApplication(
     )
     return Application(
         router: router,
-        server: try .tls(.http1(configuration: http1), tlsConfiguration: tls),
+        server: try .tls(ProblemHTTP1Channel.builder(configuration: http1), tlsConfiguration: tls),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: [pool, worker, IdempotencySweeper(pool: pool, logger: logger)],
         logger: logger

@@ -129,4 +129,20 @@ struct BadInputTests {
             #expect(reply.headers[.contentType] == "application/problem+json")
         }
     }
+
+    @Test func anUnsupportedMethodOnAKnownPathIs405WithAllow() async throws {
+        try await withRouter { client, fixtures, _, _ in
+            let admin = try await client.login(try await fixtures.user(.admin))
+            let onList = try await client.call(.delete, "/v1/creditors", bearer: admin)
+            #expect(onList.status == 405)
+            #expect(onList.headers[.allow] == "GET, POST")
+            #expect(onList.headers[.contentType] == "application/problem+json")
+            let creditor = try await fixtures.creditor()
+            let onOne = try await client.call(.put, "/v1/creditors/\(creditor)", bearer: admin, json: ["legalName": "X"])
+            #expect(onOne.status == 405)
+            #expect(onOne.headers[.allow] == "GET, PATCH")
+            let unknown = try await client.call(.get, "/v1/nothing-here", bearer: admin)
+            #expect(unknown.status == 404)
+        }
+    }
 }

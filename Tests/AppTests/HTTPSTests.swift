@@ -26,6 +26,52 @@ struct HTTPSTests {
         return process.terminationStatus == 0
     }
 
+    /// Sends raw bytes over TLS and returns what the server answered before closing.
+    func rawExchange(port: Int, _ bytes: [UInt8]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["timeout", "20", "openssl", "s_client", "-quiet", "-ign_eof", "-connect", "127.0.0.1:\(port)", "-servername", "localhost"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data(bytes))
+        input.fileHandleForWriting.closeFile()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// What the HTTP parser refuses is answered as a problem like any other refusal.
+    @Test func requestsTheParserRefusesGetProblems() async throws {
+        try await TestApp.withApp { configuration, pool, _ in
+            let app = try await buildApplication(configuration: configuration, pool: pool, logger: TestApp.logger)
+            try await app.test(.ahc(.https)) { client in
+                let port = try #require(client.port)
+                func send(_ head: String, raw: [UInt8]? = nil) throws -> String {
+                    try rawExchange(port: port, raw ?? Array(head.utf8))
+                }
+                let longURL = try send("GET /health/live?x=\(String(repeating: "a", count: 20 * 1024)) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                #expect(longURL.hasPrefix("HTTP/1.1 414"), "\(longURL.prefix(200))")
+                #expect(longURL.lowercased().contains("content-type: application/problem+json"))
+                #expect(longURL.contains("uri-too-long"))
+                let bigHeader = try send("GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Padding: \(String(repeating: "b", count: 20 * 1024))\r\n\r\n")
+                #expect(bigHeader.hasPrefix("HTTP/1.1 431"), "\(bigHeader.prefix(200))")
+                #expect(bigHeader.contains("header-fields-too-large"))
+                let rawByte = try send("", raw: Array("GET /health/".utf8) + [0xFF] + Array(" HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+                #expect(rawByte.hasPrefix("HTTP/1.1 400"), "\(rawByte.prefix(200))")
+                #expect(rawByte.contains("\"status\":400"))
+                #expect(rawByte.lowercased().contains("content-type: application/problem+json"))
+                // The server still serves normal requests.
+                try await client.execute(uri: "/health/live", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+    }
+
     @Test func servesOverTLSAndRefusesOldProtocolsAndWeakCiphers() async throws {
         try await TestApp.withApp { configuration, pool, _ in
             let app = try await buildApplication(configuration: configuration, pool: pool, logger: TestApp.logger)

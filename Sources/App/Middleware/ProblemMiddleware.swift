@@ -13,10 +13,25 @@ import Postgres
 /// safe description only (`PostgresError.description` never quotes row data).
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+    /// The documented operations, so a known path asked with another method answers 405 with
+    /// `Allow` instead of the router's 404.
+    var routes = RouteTable(operations: [])
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = routes.methods(for: request.uri.path)
+            guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else {
+                return Self.response(Self.problem(for: error, context: context), requestID: context.requestID)
+            }
+            var response = Self.response(
+                Problem(
+                    status: 405, code: "method-not-allowed", title: "Method not allowed",
+                    detail: "\(request.method.rawValue) is not allowed here; see Allow."),
+                requestID: context.requestID)
+            response.headers[.allow] = allowed.joined(separator: ", ")
+            return response
         } catch {
             let problem = Self.problem(for: error, context: context)
             if problem.status >= 500 {
@@ -129,5 +144,33 @@ struct ProblemMiddleware: RouterMiddleware {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
         return ByteBuffer(bytes: data)
+    }
+}
+
+/// Path templates (`/v1/creditors/{creditorId}`) and their methods, from the OpenAPI document.
+struct RouteTable: Sendable {
+    private let templates: [(segments: [Substring], methods: Set<String>)]
+
+    init(operations: Set<String>) {
+        var byPath: [String: Set<String>] = [:]
+        for operation in operations {
+            let parts = operation.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            byPath[String(parts[1]), default: []].insert(String(parts[0]))
+        }
+        templates = byPath.map { (path, methods) in (path.split(separator: "/"), methods) }
+    }
+
+    /// The methods documented for the template a path matches, sorted; empty when none does.
+    func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        var found: Set<String> = []
+        for template in templates where template.segments.count == segments.count {
+            let matches = zip(template.segments, segments).allSatisfy { pattern, segment in
+                (pattern.hasPrefix("{") && pattern.hasSuffix("}")) || pattern == segment
+            }
+            if matches { found.formUnion(template.methods) }
+        }
+        return found.sorted()
     }
 }
