@@ -15,6 +15,14 @@ public struct AppConfiguration: Sendable {
     public var statementTimeout: Duration
     public var maxBodyBytes: Int
     public var maxPlacementBytes: Int
+    /// Placement uploads streaming at once on this node (each holds a database connection).
+    public var maxUploads: Int
+    /// Placement uploads streaming at once per creditor on this node.
+    public var maxUploadsPerCreditor: Int
+    /// An upload that sends less than this while the server waits for it is stopped (408).
+    public var uploadMinBytesPerSecond: Int
+    /// The time over which the upload rate is judged, and the longest wait for one chunk.
+    public var uploadRateWindow: Duration
     public var idleTimeout: Duration
     public var shutdownDrain: Duration
     public var logLevel: String
@@ -43,6 +51,10 @@ public struct AppConfiguration: Sendable {
         .init(name: "RELANCE_STATEMENT_TIMEOUT_MS", required: false, help: "per-statement limit, 100-3600000 (default 30000)"),
         .init(name: "RELANCE_MAX_BODY_BYTES", required: false, help: "largest JSON body, 1024-104857600 (default 1048576)"),
         .init(name: "RELANCE_MAX_PLACEMENT_BYTES", required: false, help: "largest placement file, 1024-17179869184 (default 2147483648)"),
+        .init(name: "RELANCE_UPLOADS_MAX", required: false, help: "placement uploads at once per node, 1-200 (default: half the pool, at least 1)"),
+        .init(name: "RELANCE_UPLOADS_PER_CREDITOR", required: false, help: "placement uploads at once per creditor and node, 1-200 (default 2)"),
+        .init(name: "RELANCE_UPLOAD_MIN_BYTES_PER_SECOND", required: false, help: "slowest accepted upload, 1-1073741824 (default 16384)"),
+        .init(name: "RELANCE_UPLOAD_RATE_WINDOW_S", required: false, help: "seconds over which the upload rate is judged, 1-3600 (default 15)"),
         .init(name: "RELANCE_IDLE_TIMEOUT_S", required: false, help: "close idle client connections after, 1-3600 (default 30)"),
         .init(name: "RELANCE_SHUTDOWN_DRAIN_S", required: false, help: "seconds readiness fails before the listener closes, 0-120 (default 0)"),
         .init(name: "RELANCE_LOG_LEVEL", required: false, help: "trace|debug|info|notice|warning|error|critical (default info)"),
@@ -101,6 +113,7 @@ public struct AppConfiguration: Sendable {
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             problems.append("RELANCE_LOG_LEVEL is not a known level")
         }
+        let poolSize = integer("RELANCE_DB_POOL_SIZE", default: 10, range: 1...200)
         let config = AppConfiguration(
             databaseURL: databaseURL ?? "",
             migrationDatabaseURL: value("RELANCE_MIGRATION_DATABASE_URL") ?? databaseURL ?? "",
@@ -108,10 +121,14 @@ public struct AppConfiguration: Sendable {
             tlsKeyPath: key ?? "",
             host: value("RELANCE_HOST") ?? "127.0.0.1",
             port: integer("RELANCE_PORT", default: 8443, range: 0...65535),
-            poolSize: integer("RELANCE_DB_POOL_SIZE", default: 10, range: 1...200),
+            poolSize: poolSize,
             statementTimeout: .milliseconds(integer("RELANCE_STATEMENT_TIMEOUT_MS", default: 30_000, range: 100...3_600_000)),
             maxBodyBytes: integer("RELANCE_MAX_BODY_BYTES", default: 1 << 20, range: 1024...(100 << 20)),
             maxPlacementBytes: integer("RELANCE_MAX_PLACEMENT_BYTES", default: 2 << 30, range: 1024...(16 << 30)),
+            maxUploads: integer("RELANCE_UPLOADS_MAX", default: max(1, poolSize / 2), range: 1...200),
+            maxUploadsPerCreditor: integer("RELANCE_UPLOADS_PER_CREDITOR", default: 2, range: 1...200),
+            uploadMinBytesPerSecond: integer("RELANCE_UPLOAD_MIN_BYTES_PER_SECOND", default: 16 * 1024, range: 1...(1 << 30)),
+            uploadRateWindow: .seconds(integer("RELANCE_UPLOAD_RATE_WINDOW_S", default: 15, range: 1...3600)),
             idleTimeout: .seconds(integer("RELANCE_IDLE_TIMEOUT_S", default: 30, range: 1...3600)),
             shutdownDrain: .seconds(integer("RELANCE_SHUTDOWN_DRAIN_S", default: 0, range: 0...120)),
             logLevel: logLevel,

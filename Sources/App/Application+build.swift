@@ -43,8 +43,11 @@ public func buildRouter(
     CreditorsController(creditors: creditors, users: users).addRoutes(to: router)
     ContractsController(mandates: MandateBook(pool: pool), fees: FeeScheduleBook(pool: pool)).addRoutes(to: router)
     let placements = PlacementService(pool: pool, maxBytes: configuration.maxPlacementBytes)
-    PlacementsController(placements: placements, worker: worker ?? PlacementWorker(placements: placements, logger: Logger(label: "relance.placements")))
-        .addRoutes(to: router)
+    PlacementsController(
+        placements: placements, worker: worker ?? PlacementWorker(placements: placements, logger: Logger(label: "relance.placements")),
+        uploads: UploadGate(limits: .init(overall: configuration.maxUploads, perCreditor: configuration.maxUploadsPerCreditor)),
+        uploadPace: (configuration.uploadMinBytesPerSecond, configuration.uploadRateWindow)
+    ).addRoutes(to: router)
     return router
 }
 

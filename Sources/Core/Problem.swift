@@ -10,6 +10,8 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
     public var detail: String?
     /// Which input was wrong: a JSON pointer-like field path, a header or a parameter name.
     public var errors: [FieldError]
+    /// Seconds after which a retry may succeed (`Retry-After`), for 429 and 503.
+    public var retryAfter: Int?
 
     public struct FieldError: Sendable, Equatable, Codable {
         /// The field, e.g. `creditor.siren`, or `row 42: amount`.
@@ -22,12 +24,13 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public init(status: Int, code: String, title: String, detail: String? = nil, errors: [FieldError] = []) {
+    public init(status: Int, code: String, title: String, detail: String? = nil, errors: [FieldError] = [], retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.errors = errors
+        self.retryAfter = retryAfter
     }
 
     public var type: String { "https://relance.dev/problems/\(code)" }

@@ -6,15 +6,17 @@ import Testing
 @Suite("Pool and session faults")
 struct PoolFaultTests {
     /// A waiter whose id was taken just before a release used to miss the connection released
-    /// in between: it was parked idle and the waiter timed out. Short calls over one connection
-    /// with a short acquire timeout: none may time out, since there is always a connection free
-    /// well within it.
+    /// in between: it was parked idle and the waiter timed out. Pairs of short calls over one
+    /// connection, with an acquire timeout far above what two such calls take even on a loaded
+    /// machine: none may time out. (With two callers, a waiter that misses the release has
+    /// nobody left to release again; before the fix this failed within the first thousand
+    /// rounds.)
     @Test func aWaiterNeverMissesAReleasedConnection() async throws {
-        try await TestDatabase.withPool(maxConnections: 1, acquireTimeout: .seconds(2)) { pool, _ in
+        try await TestDatabase.withPool(maxConnections: 1, acquireTimeout: .seconds(3)) { pool, _ in
             var timeouts = 0
-            for _ in 0..<150 {
+            for _ in 0..<1500 {
                 timeouts += await withTaskGroup(of: Int.self) { group in
-                    for _ in 0..<4 {
+                    for _ in 0..<2 {
                         group.addTask {
                             do {
                                 try await pool.execute("SELECT 1")

@@ -8,6 +8,8 @@ import Onboarding
 struct PlacementsController {
     let placements: PlacementService
     let worker: PlacementWorker
+    let uploads: UploadGate
+    let uploadPace: (minBytesPerSecond: Int, window: Duration)
 
     static let staffReaders: Set<Role> = [.admin, .supervisor]
     static let creditorReaders: Set<Role> = [.creditorAdmin, .creditorViewer]
@@ -20,9 +22,43 @@ struct PlacementsController {
             if let key, !(1...255).contains(key.utf8.count) || !key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7e }) {
                 throw Problem.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 visible ASCII characters")])
             }
-            let body = request.body.map { Array(buffer: $0) }
-            let (placement, replayed) = try await placements.stage(
-                creditor: creditor, format: format, body: body, idempotencyKey: key, by: actor, requestID: context.requestID)
+            // Each upload holds a database connection while its file comes in: a bounded number
+            // at once, each at a minimum pace, so slow uploads cannot take every connection.
+            let permit = try uploads.admit(creditor)
+            defer { permit.release() }
+            let pace = UploadPace(minBytesPerSecond: uploadPace.minBytesPerSecond, window: uploadPace.window)
+            let body = PacedBody(base: request.body, pace: pace)
+            let placements = self.placements
+            let requestID = context.requestID
+            let (placement, replayed) = try await withThrowingTaskGroup(of: (PlacementService.Placement, Bool)?.self) { group in
+                group.addTask {
+                    try await placements.stage(creditor: creditor, format: format, body: body, idempotencyKey: key, by: actor, requestID: requestID)
+                }
+                group.addTask {
+                    try await pace.watch()
+                    return nil
+                }
+                do {
+                    while let next = try await group.next() {
+                        if let staged = next {
+                            group.cancelAll()
+                            return staged
+                        }
+                    }
+                } catch is UploadPace.TooSlow {
+                    // The staging task is cancelled with the group: its COPY is cancelled and
+                    // rolled back, nothing of the file is kept.
+                    group.cancelAll()
+                    // The client may still be sending: close its connection once the answer is
+                    // out, rather than read the rest of a file nobody will keep.
+                    let channel = context.channel
+                    channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+                    throw Problem(
+                        status: 408, code: "upload-too-slow", title: "Upload too slow",
+                        detail: "The file came in slower than \(uploadPace.minBytesPerSecond) bytes per second; nothing was placed. Send it again on a faster link.")
+                }
+                throw CancellationError()
+            }
             worker.wake()
             var response = try placement.response(from: request, context: context)
             response.status = replayed ? .ok : .accepted

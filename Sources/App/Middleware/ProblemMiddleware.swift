@@ -124,7 +124,11 @@ struct ProblemMiddleware: RouterMiddleware {
     static func response(_ problem: Problem, requestID: String) -> Response {
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if problem.status == 401 { headers[.wwwAuthenticate] = "Bearer" }
-        if problem.status == 429 { headers[.retryAfter] = "900" }
+        if let seconds = problem.retryAfter {
+            headers[.retryAfter] = String(seconds)
+        } else if problem.status == 429 {
+            headers[.retryAfter] = "900"  // the login throttle's window
+        }
         return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: body(problem, requestID: requestID)))
     }
 
