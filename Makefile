@@ -5,11 +5,12 @@ DEV_PG_PORT ?= 54329
 SWIFT_BUILD_FLAGS ?=
 BIN = $(shell swift build $(SWIFT_BUILD_FLAGS) --show-bin-path 2>/dev/null)/relance
 
-.PHONY: run test build deps db-stop db-reset bench help
+.PHONY: run test check build deps db-stop db-reset bench help
 
 help:
 	@echo "make run    build, start a private PostgreSQL under .relance/, migrate, serve HTTPS on :8443"
 	@echo "make test   run every test against a throwaway PostgreSQL"
+	@echo "make check  fuzz the served API with schemathesis on a throwaway PostgreSQL (a few minutes)"
 	@echo "make db-stop  stop the development PostgreSQL"
 	@echo "make db-reset delete the development database and demo credentials"
 
@@ -59,6 +60,11 @@ test: deps
 	set -a; eval "$$envlines"; set +a; \
 	swift build --build-tests $(SWIFT_BUILD_FLAGS); \
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+# The fuzz run: schemathesis against the served OpenAPI document, as an admin and as a creditor,
+# on a throwaway cluster (scripts/check.sh; CHECK_SECONDS per caller, 150 by default).
+check: build
+	@scripts/check.sh "$(BIN)"
 
 # Placement benchmark (release build; figures go to Docs/benchmarks.md): ROUNDS runs (3 by
 # default) of ROWS rows (1000000 by default), each on a fresh cluster, and the medians.
