@@ -131,7 +131,9 @@ final class ParseErrorProblemHandler: ChannelDuplexHandler, RemovableChannelHand
             return
         }
         switch Self.unwrapOutboundIn(data) {
-        case .head(var head) where head.status.code == 400:
+        case .head(var head) where head.status.code == 400 && head.headerFields[.contentLength] == "0" && head.headerFields[.connection] == "close":
+            // The framework's answer to the parser error, and only that one (a response to an
+            // earlier request still being written keeps its own head and body).
             let body = Self.body(refusal)
             head.status = .init(code: refusal.status)
             head.headerFields[.contentType] = "application/problem+json"

@@ -57,7 +57,7 @@ public struct IdentityService: Sendable {
         }
         guard let row else {
             _ = try await PasswordHasher.verify(password, hash: PasswordHasher.decoy)
-            try await recordFailure(keys: [accountKey, addressKey], userID: nil, creditorID: nil, requestID: requestID)
+            try await recordFailure(userID: nil, creditorID: nil, requestID: requestID)
             throw LoginError.invalidCredentials
         }
         let userID = try row.decode(UUID.self, "id")
@@ -66,7 +66,7 @@ public struct IdentityService: Sendable {
         let active = try row.decode(String.self, "status") == "active"
             && (try row.decode(String?.self, "creditor_status") ?? "active") == "active"
         guard passwordOK, active, let role = Role(rawValue: try row.decode(String.self, "role")) else {
-            try await recordFailure(keys: [accountKey, addressKey], userID: userID, creditorID: creditorID, requestID: requestID)
+            try await recordFailure(userID: userID, creditorID: creditorID, requestID: requestID)
             throw LoginError.invalidCredentials
         }
         var usedStep: Int64? = nil
@@ -78,13 +78,13 @@ public struct IdentityService: Sendable {
                     try await refundAttempt(keys: [accountKey, addressKey])
                     throw LoginError.totpRequired
                 }
-                try await recordFailure(keys: [accountKey, addressKey], userID: userID, creditorID: creditorID, requestID: requestID)
+                try await recordFailure(userID: userID, creditorID: creditorID, requestID: requestID)
                 throw LoginError.invalidCredentials
             }
             let key = try secrets.open(sealed.bytes)
             let lastStep = try row.decode(Int64.self, "totp_last_step")
             guard let step = TOTP(key: key).matchingCounter(code, at: now()), step > lastStep else {
-                try await recordFailure(keys: [accountKey, addressKey], userID: userID, creditorID: creditorID, requestID: requestID)
+                try await recordFailure(userID: userID, creditorID: creditorID, requestID: requestID)
                 throw LoginError.invalidCredentials
             }
             usedStep = step
@@ -146,7 +146,7 @@ public struct IdentityService: Sendable {
     }
 
     /// The attempt was counted when it was reserved; the audit log records the denial.
-    func recordFailure(keys: [String], userID: UUID?, creditorID: UUID?, requestID: String?) async throws {
+    func recordFailure(userID: UUID?, creditorID: UUID?, requestID: String?) async throws {
         try await pool.transaction(as: .system) { tx in
             try await AuditLog.append(
                 AuditEntry(action: "auth.login", objectType: "user", objectID: userID?.uuidString.lowercased(), creditorID: creditorID, outcome: .denied),

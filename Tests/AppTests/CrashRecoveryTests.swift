@@ -8,29 +8,11 @@ import Testing
 @Suite("Crash recovery", .serialized)
 struct CrashRecoveryTests {
     func startServer(_ database: TestDatabase.Database, port: Int) throws -> Process {
-        let process = Process()
-        process.executableURL = TestApp.executable
-        process.arguments = ["serve"]
-        var env = TestApp.environment(database, ["RELANCE_PORT": "\(port)"])
-        env["PATH"] = ProcessInfo.processInfo.environment["PATH"]
-        process.environment = env
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+        try ServerProcess.start(database, port: port)
     }
 
     func waitUntilUp(port: Int) async throws {
-        for _ in 0..<200 {
-            let curl = Process()
-            curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            curl.arguments = ["curl", "-sk", "-o", "/dev/null", "-f", "https://127.0.0.1:\(port)/health/ready"]
-            try curl.run()
-            curl.waitUntilExit()
-            if curl.terminationStatus == 0 { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("server did not come up")
+        try await ServerProcess.waitUntilUp(port: port)
     }
 
     /// Starts `curl` uploading a file; returns the process (its stdout holds the response).

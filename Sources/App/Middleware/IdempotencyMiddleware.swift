@@ -12,8 +12,9 @@ import Postgres
 /// same status and body (`Idempotent-Replayed: true`); the same key with another request gets
 /// 422; a duplicate arriving while the first is still running gets 409 (the first holds the
 /// key's advisory lock). A request that failed with a server error, or died with its process,
-/// left nothing: its key is free. Keys live 24 hours (`IdempotencySweeper` deletes them). A response that carries a secret shown once (a new API key, a TOTP secret) is not
-/// stored: its replay answers 409 with the created object's location instead.
+/// left nothing: its key is free. Keys live 24 hours (`IdempotencySweeper` deletes them). A
+/// response that carries a secret shown once (a new API key, a TOTP secret) is not stored: its
+/// replay answers 409 with the created object's location instead. ADR 0009.
 struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let pool: PostgresPool
