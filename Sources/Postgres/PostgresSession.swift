@@ -111,17 +111,7 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
         if options.readOnly { begin += " READ ONLY" }
         try await executeScript(begin)
         do {
-            let timeout = options.statementTimeout ?? defaultTimeout
-            var setup: [SQL] = ["set_config('statement_timeout', \(String(timeout.milliseconds)), true)"]
-            for setting in options.settings {
-                setup.append("set_config(\(setting.name), \(setting.value), true)")
-            }
-            try await query("SELECT \(SQL.joined(setup, separator: ", "))")
-            let result = try await body(PostgresTransaction(session: self))
-            if connection.transactionFailed {
-                // A statement failed and the caller went on: COMMIT would silently roll back.
-                throw PostgresError(kind: .protocolViolation, reason: "the transaction failed earlier; refusing to commit")
-            }
+            let result = try await runBody(options, defaultTimeout: defaultTimeout, body)
             do {
                 try await executeScript("COMMIT")
             } catch let error as PostgresError where error.isConnectionLoss {
@@ -140,6 +130,25 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
 }
 
 extension PostgresSession {
+    /// Sets the statement timeout and the options' settings transaction-locally, runs `body`,
+    /// and refuses to go on when a statement failed inside it and the caller went on (COMMIT or
+    /// RELEASE would then silently roll back, or fail).
+    fileprivate func runBody<T>(
+        _ options: TransactionOptions, defaultTimeout: Duration, _ body: (PostgresTransaction) async throws -> T
+    ) async throws -> T {
+        let timeout = options.statementTimeout ?? defaultTimeout
+        var setup: [SQL] = ["set_config('statement_timeout', \(String(timeout.milliseconds)), true)"]
+        for setting in options.settings {
+            setup.append("set_config(\(setting.name), \(setting.value), true)")
+        }
+        try await query("SELECT \(SQL.joined(setup, separator: ", "))")
+        let result = try await body(PostgresTransaction(session: self))
+        if connection.transactionFailed {
+            throw PostgresError(kind: .protocolViolation, reason: "the transaction failed earlier; refusing to commit")
+        }
+        return result
+    }
+
     /// Runs `body` under a savepoint of the transaction in progress, with the options'
     /// settings and statement timeout set locally and put back after; rolled back to the
     /// savepoint when `body` throws (which also puts the settings back).
@@ -156,16 +165,7 @@ extension PostgresSession {
         }
         try await executeScript("SAVEPOINT relance_joined")
         do {
-            let timeout = options.statementTimeout ?? defaultTimeout
-            var setup: [SQL] = ["set_config('statement_timeout', \(String(timeout.milliseconds)), true)"]
-            for setting in options.settings {
-                setup.append("set_config(\(setting.name), \(setting.value), true)")
-            }
-            try await query("SELECT \(SQL.joined(setup, separator: ", "))")
-            let result = try await body(PostgresTransaction(session: self))
-            if connection.transactionFailed {
-                throw PostgresError(kind: .protocolViolation, reason: "the transaction failed earlier; refusing to commit")
-            }
+            let result = try await runBody(options, defaultTimeout: defaultTimeout, body)
             try await executeScript("RELEASE SAVEPOINT relance_joined")
             try await query("SELECT \(SQL.joined(restore, separator: ", "))")
             return result

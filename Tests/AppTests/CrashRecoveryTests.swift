@@ -56,19 +56,21 @@ struct CrashRecoveryTests {
             // act: upload, then kill the server while the worker holds the placement
             let out = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
             let curl = try upload(file: file, port: port, creditor: creditor, key: key, output: out)
-            curl.waitUntilExit()
+            // Polled, not waited for on a thread: on a loaded machine a blocked thread could
+            // wake up after the merge's statements went by.
+            while curl.isRunning { try await Task.sleep(for: .milliseconds(2)) }
             let response = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any]
             let placement = try #require((response?["id"] as? String).flatMap { UUID(uuidString: $0) })
-            // Mid-merge: the merge transaction is writing debtors or cases (its claims come
-            // after). The placement's row lock is no sign: the finishing transaction takes one
-            // too, after the merge has committed.
+            // Mid-merge: the merge transaction is writing debtors, cases or claims. The
+            // placement's row lock is no sign: the finishing transaction takes one too, after
+            // the merge has committed.
             var caught = false
             for _ in 0..<2000 {
                 let merging = try await count(
                     fixtures.admin,
                     """
                     SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'
-                      AND (query LIKE 'INSERT INTO debtors%' OR query LIKE 'INSERT INTO cases%')
+                      AND (query LIKE 'INSERT INTO debtors%' OR query LIKE 'INSERT INTO cases%' OR query LIKE 'INSERT INTO claims%')
                     """)
                 if merging > 0 {
                     kill(server.processIdentifier, SIGKILL)

@@ -80,14 +80,12 @@ struct UploadLimitTests {
                     headers: [.authorization: "Bearer \(firstKey)", .contentType: "text/csv"], body: ByteBuffer(string: "reference;montant;echeance;nom\nX;1,00;01/03/2025;Y\n"))
                 #expect(again.status.code == 429)
                 #expect(again.headers[.retryAfter] == "30")
-                // Everyone else is answered at once while the uploads trickle.
-                let clock = ContinuousClock()
+                // Everyone else is answered while the uploads trickle: with the pool taken by
+                // uploads, these would wait out the 3-second acquire timeout and answer 503.
                 for (creditor, key) in creditors {
-                    let start = clock.now
                     let response = try await client.execute(
                         uri: "/v1/creditors/\(creditor.uuidString.lowercased())", method: .get, headers: [.authorization: "Bearer \(key)"])
                     #expect(response.status == .ok)
-                    #expect(clock.now - start < .seconds(2))
                 }
                 // The trickles end: refused at once beyond the limit (503), stopped when too slow (408).
                 var statuses: [String] = []
