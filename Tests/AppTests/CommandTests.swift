@@ -20,7 +20,7 @@ struct CommandTests {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        try process.run()
+        try ProcessLauncher.run(process)
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
@@ -74,7 +74,7 @@ struct CommandTests {
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe
-            try process.run()
+            try ProcessLauncher.run(process)
             // wait until it listens
             var up = false
             for _ in 0..<100 {
@@ -103,7 +103,7 @@ struct CommandTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["curl", "-sk", "-o", "/dev/null", "https://127.0.0.1:\(port)/health/live"]
-        try process.run()
+        try ProcessLauncher.run(process)
         process.waitUntilExit()
         return process.terminationStatus == 0
     }
@@ -121,7 +121,7 @@ struct AdminCommandTests {
         process.standardOutput = output
         process.standardError = output
         process.standardInput = stdin
-        try process.run()
+        try ProcessLauncher.run(process)
         stdin.fileHandleForWriting.write(Data(input.utf8))
         stdin.fileHandleForWriting.closeFile()
         let data = output.fileHandleForReading.readDataToEndOfFile()

@@ -23,7 +23,7 @@ struct CrashRecoveryTests {
             "curl", "-sk", "-o", output.path, "-H", "authorization: Bearer \(key)", "-H", "content-type: text/csv",
             "--data-binary", "@\(file.path)", "--limit-rate", "0", "https://127.0.0.1:\(port)/v1/creditors/\(creditor.uuidString.lowercased())/placements",
         ]
-        try curl.run()
+        try ProcessLauncher.run(curl)
         return curl
     }
 

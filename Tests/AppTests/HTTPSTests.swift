@@ -20,7 +20,7 @@ struct HTTPSTests {
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLauncher.run(process)
         input.fileHandleForWriting.closeFile()
         process.waitUntilExit()
         return process.terminationStatus == 0
@@ -36,7 +36,7 @@ struct HTTPSTests {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLauncher.run(process)
         input.fileHandleForWriting.write(Data(bytes))
         input.fileHandleForWriting.closeFile()
         let data = output.fileHandleForReading.readDataToEndOfFile()

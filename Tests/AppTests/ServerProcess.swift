@@ -14,7 +14,7 @@ enum ServerProcess {
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLauncher.run(process)
         return process
     }
 
@@ -38,7 +38,7 @@ enum ServerProcess {
         process.standardError = FileHandle.nullDevice
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             process.terminationHandler = { _ in continuation.resume() }
-            do { try process.run() } catch {
+            do { try ProcessLauncher.run(process) } catch {
                 process.terminationHandler = nil
                 continuation.resume(throwing: error)
             }

@@ -24,7 +24,7 @@ struct UploadLimitTests {
         FileManager.default.createFile(atPath: status.path, contents: nil)
         curl.standardOutput = try FileHandle(forWritingTo: status)
         curl.standardError = FileHandle.nullDevice
-        try curl.run()
+        try ProcessLauncher.run(curl)
         return curl
     }
 

@@ -16,7 +16,7 @@ public enum TestApp {
         process.executableURL = repositoryRoot.appendingPathComponent("scripts/dev-cert.sh")
         process.arguments = [dir.path]
         process.standardOutput = FileHandle.nullDevice
-        try? process.run()
+        try? ProcessLauncher.run(process)
         process.waitUntilExit()
         return (dir.appendingPathComponent("dev-cert.pem").path, dir.appendingPathComponent("dev-key.pem").path)
     }()
@@ -96,5 +96,16 @@ extension TestDatabase {
             _ = try? await admin.execute(SQL(unsafeRaw: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
             throw error
         }
+    }
+}
+
+/// Starts child processes one at a time. Foundation's `Process.run()` on Linux is not safe to
+/// call from two threads at once (a test run crashed in its copy of the environment while four
+/// tasks launched `curl`), so every test launches through here.
+public enum ProcessLauncher {
+    private static let lock = NSLock()
+
+    public static func run(_ process: Process) throws {
+        try lock.withLock { try process.run() }
     }
 }
