@@ -23,6 +23,7 @@ struct CommandTests {
         try ProcessLauncher.run(process)
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        ProcessLauncher.close(pipe)
         return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }
 
@@ -64,7 +65,7 @@ struct CommandTests {
     @Test func sigtermShutsDownGracefully() async throws {
         try await TestDatabase.withDatabase { database in
             // setup: a server on a free port
-            let port = Int.random(in: 30000...39999)
+            let port = try TestApp.freePort()
             var env = TestApp.environment(database, ["RELANCE_PORT": "\(port)", "RELANCE_LOG_LEVEL": "info"])
             env["PATH"] = ProcessInfo.processInfo.environment["PATH"]
             let process = Process()
@@ -95,6 +96,7 @@ struct CommandTests {
             #expect(!process.isRunning)
             #expect(process.terminationStatus == 0)
             let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            ProcessLauncher.close(pipe)
             #expect(log.contains("readiness now fails"))
         }
     }
@@ -126,6 +128,7 @@ struct AdminCommandTests {
         stdin.fileHandleForWriting.closeFile()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        ProcessLauncher.close(output, stdin)
         return CommandTests.Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }
 

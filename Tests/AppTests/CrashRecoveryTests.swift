@@ -50,7 +50,7 @@ struct CrashRecoveryTests {
             let rows = 60_000
             let file = try writeFile(rows: rows)
             defer { try? FileManager.default.removeItem(at: file) }
-            let port = Int.random(in: 40000...44999)
+            let port = try TestApp.freePort()
             var server = try startServer(database, port: port)
             try await waitUntilUp(port: port)
             // act: upload, then kill the server while the worker holds the placement
@@ -133,7 +133,7 @@ struct CrashRecoveryTests {
                 }
             }
             for await _ in locked { break }
-            let port = Int.random(in: 35000...39999)
+            let port = try TestApp.freePort()
             var server = try startServer(database, port: port)
             try await waitUntilUp(port: port)
             // act: upload; once the merge has committed `merged`, kill the server
@@ -194,7 +194,7 @@ struct CrashRecoveryTests {
             let (_, key) = try await fixtures.apiKey(creditor: creditor)
             let file = try writeFile(rows: 400_000)
             defer { try? FileManager.default.removeItem(at: file) }
-            let port = Int.random(in: 45000...49999)
+            let port = try TestApp.freePort()
             let server = try startServer(database, port: port)
             try await waitUntilUp(port: port)
             let out = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)

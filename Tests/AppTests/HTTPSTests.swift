@@ -23,6 +23,7 @@ struct HTTPSTests {
         try ProcessLauncher.run(process)
         input.fileHandleForWriting.closeFile()
         process.waitUntilExit()
+        ProcessLauncher.close(input)
         return process.terminationStatus == 0
     }
 
@@ -41,6 +42,7 @@ struct HTTPSTests {
         input.fileHandleForWriting.closeFile()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        ProcessLauncher.close(input, output)
         return String(decoding: data, as: UTF8.self)
     }
 

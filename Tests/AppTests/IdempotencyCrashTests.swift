@@ -16,7 +16,7 @@ struct IdempotencyCrashTests {
         try await TestDatabase.withDatabase { database in
             let fixtures = try Fixtures(database)
             let admin = try await fixtures.user(.admin)
-            let port = Int.random(in: 45000...49999)
+            let port = try TestApp.freePort()
             let server = ServerBox(try ServerProcess.start(database, port: port))
             try await ServerProcess.waitUntilUp(port: port)
             let base = "https://127.0.0.1:\(port)"

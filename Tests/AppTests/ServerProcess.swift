@@ -44,6 +44,7 @@ enum ServerProcess {
             }
         }
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ProcessLauncher.close(output)
         let file = arguments.firstIndex(of: "-o").map { arguments[$0 + 1] }
         let body = file.flatMap { $0 == "/dev/null" ? nil : FileManager.default.contents(atPath: $0) }
         return (printed, body)

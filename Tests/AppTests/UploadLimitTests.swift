@@ -22,9 +22,11 @@ struct UploadLimitTests {
         if let rate { arguments.insert(contentsOf: ["--limit-rate", "\(rate)"], at: 3) }
         curl.arguments = arguments
         FileManager.default.createFile(atPath: status.path, contents: nil)
-        curl.standardOutput = try FileHandle(forWritingTo: status)
+        let output = try FileHandle(forWritingTo: status)
+        curl.standardOutput = output
         curl.standardError = FileHandle.nullDevice
         try ProcessLauncher.run(curl)
+        try output.close()  // the child has its own copy
         return curl
     }
 

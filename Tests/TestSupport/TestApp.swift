@@ -1,5 +1,8 @@
 import App
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Postgres
 
@@ -99,13 +102,56 @@ extension TestDatabase {
     }
 }
 
-/// Starts child processes one at a time. Foundation's `Process.run()` on Linux is not safe to
-/// call from two threads at once (a test run crashed in its copy of the environment while four
-/// tasks launched `curl`), so every test launches through here.
+/// Starts the tests' child processes, and closes their pipes after.
+///
+/// Foundation's `Process.run()` in Swift 6.3.1 lists `/proc/self/fd` with a 256-byte over-read
+/// of each entry (swift-corelibs-foundation PR 5472): once a process holds about 1,300
+/// descriptors, the listing fills glibc's buffer and the over-read can cross into an unmapped
+/// page (a fresh clone's run crashed so, at 1,355 descriptors, most of them pipes of earlier
+/// `curl` runs never closed). So every pipe is closed after use (`close`), and a launch with
+/// 1,000 descriptors or more open fails clearly instead of risking the crash.
 public enum ProcessLauncher {
-    private static let lock = NSLock()
+    public struct TooManyDescriptors: Error, CustomStringConvertible {
+        public let count: Int
+        public var description: String { "\(count) file descriptors open: a leak; Process.run() could crash (see ProcessLauncher)" }
+    }
 
     public static func run(_ process: Process) throws {
-        try lock.withLock { try process.run() }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        if open >= 1000 { throw TooManyDescriptors(count: open) }
+        try process.run()
+    }
+
+    /// Closes both ends of pipes once the child is done with them.
+    public static func close(_ pipes: Pipe...) {
+        for pipe in pipes {
+            try? pipe.fileHandleForReading.close()
+            try? pipe.fileHandleForWriting.close()
+        }
+    }
+}
+
+extension TestApp {
+    /// A TCP port free on 127.0.0.1 now: the kernel's pick for a socket bound to port 0, closed
+    /// again. (A random port from a range can be held by another test's server or by one of the
+    /// outgoing connections the kernel numbers from the same ranges.)
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw POSIXError(.EADDRNOTAVAIL) }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
