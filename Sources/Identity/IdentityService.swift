@@ -106,11 +106,15 @@ public struct IdentityService: Sendable {
                 INSERT INTO sessions (id, token_hash, user_id, expires_at)
                 VALUES (\(principal.sessionID!), \(PostgresBytes(Tokens.sha256(token))), \(userID), \(expiresAt))
                 """)
-            try await tx.execute("DELETE FROM auth_throttle WHERE key = \(accountKey)")
-            try await tx.execute("UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key = \(addressKey)")
             try await AuditLog.append(
                 AuditEntry(action: "auth.login", objectType: "user", objectID: userID.uuidString.lowercased(), creditorID: creditorID),
                 actor: principal, requestID: requestID, in: tx)
+        }
+        // The counters belong to the system principal (row-level security): cleared apart, after
+        // the session exists. A failure here leaves a counter one higher than it should be.
+        try await pool.transaction(as: .system) { tx in
+            try await tx.execute("DELETE FROM auth_throttle WHERE key = \(accountKey)")
+            try await tx.execute("UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key = \(addressKey)")
         }
         return Session(token: token, expiresAt: expiresAt, principal: principal)
     }
