@@ -16,6 +16,17 @@ struct AccessMatrixTests {
         case anonymous, admin, supervisor, agent, dpo
         case creditorAdminOwn, creditorViewerOwn, creditorAdminOther, creditorViewerOther
         case apiKeyOwn, apiKeyOther
+        /// Keys of creditor A holding a single scope: a route that needs another scope denies them.
+        case apiKeyPlacementsOwn, apiKeyCasesOwn, apiKeyReportsOwn
+
+        var singleScope: APIScope? {
+            switch self {
+            case .apiKeyPlacementsOwn: return .placements
+            case .apiKeyCasesOwn: return .cases
+            case .apiKeyReportsOwn: return .reports
+            default: return nil
+            }
+        }
     }
 
     /// The callers allowed, with their status; everyone else gets `denied(caller)`.
@@ -40,10 +51,14 @@ struct AccessMatrixTests {
     static let staffRoles: [Caller] = [.admin, .supervisor, .agent, .dpo]
 
     /// The usual denial for a caller not in `allowed`: 401 anonymous, 404 another creditor's
-    /// principal on a creditor's resource, 403 otherwise.
-    static func rule(_ allowed: [Caller: Int], creditorScoped: Bool) -> @Sendable (Caller) -> Int {
+    /// principal on a creditor's resource, 403 otherwise. A single-scope key of A is let in
+    /// where `apiKeyOwn` (all scopes) is, when it holds `keyScope` (or the route takes any).
+    static func rule(_ allowed: [Caller: Int], creditorScoped: Bool, keyScope: APIScope? = nil) -> @Sendable (Caller) -> Int {
         { caller in
             if let status = allowed[caller] { return status }
+            if let scope = caller.singleScope, let status = allowed[.apiKeyOwn], keyScope == nil || keyScope == scope {
+                return status
+            }
             switch caller {
             case .anonymous: return 401
             case .creditorAdminOther, .creditorViewerOther, .apiKeyOther: return creditorScoped ? 404 : 403
@@ -110,13 +125,13 @@ struct AccessMatrixTests {
                 ["effectiveFrom": "2026-0\(Caller.allCases.firstIndex(of: caller)! % 9 + 1)-01", "basis": "flat", "tiers": [["from": 0, "rateBasisPoints": 1500]]]
             }),
             Row(method: .get, path: "/v1/creditors/\(a)/fee-schedules", expected: rule(readers, creditorScoped: true), body: nil),
-            Row(method: .post, path: "/v1/creditors/\(a)/placements", expected: rule([.admin: 202, .creditorAdminOwn: 202, .apiKeyOwn: 202], creditorScoped: true),
+            Row(method: .post, path: "/v1/creditors/\(a)/placements", expected: rule([.admin: 202, .creditorAdminOwn: 202, .apiKeyOwn: 202], creditorScoped: true, keyScope: .placements),
                 body: nil, csv: Array("reference;montant;echeance;nom\nM-1;10,00;01/01/2025;Dupont\n".utf8)),
-            Row(method: .get, path: "/v1/creditors/\(a)/placements", expected: rule(placementReaders, creditorScoped: true), body: nil),
-            Row(method: .get, path: "/v1/placements/\(p)", expected: rule(placementReaders, creditorScoped: true), body: nil),
-            Row(method: .get, path: "/v1/placements/\(p)/rejects", expected: rule(placementReaders, creditorScoped: true), body: nil),
-            Row(method: .get, path: "/v1/placements/\(p)/acknowledgement", expected: rule(placementReaders, creditorScoped: true), body: nil),
-            Row(method: .post, path: "/v1/creditors/\(a)/recalls", expected: rule([.admin: 200, .creditorAdminOwn: 200, .apiKeyOwn: 200], creditorScoped: true),
+            Row(method: .get, path: "/v1/creditors/\(a)/placements", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
+            Row(method: .get, path: "/v1/placements/\(p)", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
+            Row(method: .get, path: "/v1/placements/\(p)/rejects", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
+            Row(method: .get, path: "/v1/placements/\(p)/acknowledgement", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
+            Row(method: .post, path: "/v1/creditors/\(a)/recalls", expected: rule([.admin: 200, .creditorAdminOwn: 200, .apiKeyOwn: 200], creditorScoped: true, keyScope: .placements),
                 body: { _ in ["references": ["NO-SUCH-REF"]] }),
             // Terminates the target mandate: after the reads of it and the uploads.
             Row(method: .post, path: "/v1/creditors/\(a)/mandates/\(t.mandate.uuidString.lowercased())/terminate",
@@ -125,7 +140,7 @@ struct AccessMatrixTests {
             Row(method: .post, path: "/v1/auth/logout", expected: { caller in
                 switch caller {
                 case .anonymous: return 401
-                case .apiKeyOwn, .apiKeyOther: return 400
+                case .apiKeyOwn, .apiKeyOther, .apiKeyPlacementsOwn, .apiKeyCasesOwn, .apiKeyReportsOwn: return 400
                 default: return 204
                 }
             }, body: nil),
@@ -179,6 +194,9 @@ struct AccessMatrixTests {
             for (caller, user) in users { bearer[caller] = try await client.login(user) }
             bearer[.apiKeyOwn] = try await fixtures.apiKey(creditor: a).1
             bearer[.apiKeyOther] = try await fixtures.apiKey(creditor: b).1
+            for caller in Caller.allCases {
+                if let scope = caller.singleScope { bearer[caller] = try await fixtures.apiKey(creditor: a, scopes: [scope.rawValue]).1 }
+            }
             let targets = Targets(
                 creditorA: a, agentUser: users[.agent]!.id, staffVictim: try await fixtures.user(.agent).id,
                 creditorVictim: try await fixtures.user(.creditorViewer, creditor: a).id, keyVictim: try await fixtures.apiKey(creditor: a).0,
