@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 
 extension PostgresPool {
@@ -11,5 +12,14 @@ extension PostgresPool {
         var options = options
         options.settings = principal.databaseSettings + options.settings
         return try await withTransaction(options, body)
+    }
+}
+
+extension PostgresTransaction {
+    /// From here on, acts as `job` for `creditor`: row-level security confines every statement
+    /// of the rest of the transaction to that creditor, with the job's write rights.
+    public func act(for job: Principal.Job, creditor: UUID) async throws {
+        let settings: [SQL] = Principal.databaseSettings(for: job, creditor: creditor).map { "set_config(\($0.name), \($0.value), true)" }
+        try await query("SELECT \(SQL.joined(settings, separator: ", "))")
     }
 }

@@ -85,10 +85,26 @@ public struct Principal: Sendable, Equatable {
                 ("app.user_id", id?.uuidString.lowercased() ?? ""), ("app.role", role?.rawValue ?? ""),
             ]
         case .apiKey:
-            return [("app.principal_kind", "creditor"), ("app.creditor_id", creditorID?.uuidString.lowercased() ?? "")]
+            return [
+                ("app.principal_kind", "creditor"), ("app.creditor_id", creditorID?.uuidString.lowercased() ?? ""),
+                ("app.api_key_id", id?.uuidString.lowercased() ?? ""), ("app.scopes", scopes.map(\.rawValue).sorted().joined(separator: ",")),
+            ]
         case .system:
             return [("app.principal_kind", "system")]
         }
+    }
+
+    /// Background work done for one creditor, under that creditor's policies and its own write
+    /// rights (migration 0013).
+    public enum Job: String, Sendable {
+        /// The placement worker's merge and finishing transactions.
+        case placementMerge = "placement_merge"
+    }
+
+    /// The settings of a background job acting for one creditor, set in a transaction that
+    /// started as the system (`PostgresTransaction.act(for:creditor:)`).
+    public static func databaseSettings(for job: Job, creditor: UUID) -> [(name: String, value: String)] {
+        [("app.principal_kind", "creditor"), ("app.creditor_id", creditor.uuidString.lowercased()), ("app.job", job.rawValue)]
     }
 
     /// The key idempotency records and throttles are kept under.

@@ -238,8 +238,7 @@ public struct PlacementService: Sendable {
                         }
                     }
                     // From here on, act for that creditor only: row-level security confines every statement.
-                    try await tx.query(
-                        "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(creditor.uuidString.lowercased()), true)")
+                    try await tx.act(for: .placementMerge, creditor: creditor)
                     let (written, finisher) = try await merge(creditor: creditor, placement: placement, in: tx) { started in
                         finishing.withLock { $0 = started }
                     }
@@ -483,8 +482,7 @@ public struct PlacementService: Sendable {
     /// Writes the identifiers of an all-new placement's debtors (`debtor_keys`) and its
     /// acknowledgement (`placement_outcomes`) from its staged rows, acting for that creditor.
     func writeIdentifiersAndAcknowledgement(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws {
-        try await tx.query(
-            "SELECT set_config('app.principal_kind', 'creditor', true), set_config('app.creditor_id', \(c.uuidString.lowercased()), true)")
+        try await tx.act(for: .placementMerge, creditor: c)
         try await tx.execute("SET LOCAL work_mem = '256MB'")
         try await tx.execute("SET LOCAL jit = off")
         try await tx.execute("SET LOCAL enable_memoize = off")
