@@ -37,8 +37,16 @@ struct PoolTests {
             let killed = try await admin.one(
                 "SELECT count(pg_terminate_backend(pid))::int8 AS n FROM pg_stat_activity WHERE datname = \(database.name) AND pid <> pg_backend_pid()"
             )!.decode(Int.self, "n")
-            try await admin.close()
             #expect(killed >= 4)
+            // Until the backends are gone (their goodbye then sent): a fixed pause was too short
+            // on a loaded machine, and a connection looked alive when checked out.
+            for _ in 0..<100 {
+                let left = try await admin.one(
+                    "SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE datname = \(database.name) AND pid <> pg_backend_pid()")!.decode(Int.self, "n")
+                if left == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await admin.close()
             try await Task.sleep(for: .milliseconds(100))
             // verify: the very next requests succeed
             for i in 0..<8 {
