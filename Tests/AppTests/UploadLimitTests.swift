@@ -91,13 +91,19 @@ struct UploadLimitTests {
                 }
                 // The trickles end: refused at once beyond the limit (503), stopped when too slow (408).
                 var statuses: [String] = []
+                let waiting = ContinuousClock.now
                 for (curl, status) in slow {
                     curl.waitUntilExit()
                     statuses.append(String(decoding: try Data(contentsOf: status), as: UTF8.self))
                     try? FileManager.default.removeItem(at: status)
                 }
-                #expect(statuses.filter { $0 == "408" }.count == 2, "\(statuses)")
+                // A stopped upload's client reads the 408 if it looks before its connection is
+                // closed; curl, still sending at its limited rate, may not ("000"). Either way it
+                // ended long before its file would have (65 s at 2 kB/s): the 60 s timeout of
+                // each curl would show "000" only after it.
+                #expect(statuses.filter { $0 == "408" || $0 == "000" }.count == 2, "\(statuses)")
                 #expect(statuses.filter { $0 == "503" }.count == 3, "\(statuses)")
+                #expect(ContinuousClock.now - waiting < .seconds(40), "the trickled uploads were not stopped")
                 // Nothing of the stopped uploads was kept, and a normal upload goes through.
                 #expect(try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM placements")!.decode(Int.self, "n") == 0)
                 #expect(try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM placement_rows")!.decode(Int.self, "n") == 0)
