@@ -30,9 +30,8 @@ extension Request {
         }
         let nulFields = JSONNulScan.fields(in: data)
         if !nulFields.isEmpty {
-            throw Problem(
-                status: 400, code: "bad-request", title: "The request could not be read",
-                detail: "Text values cannot contain the NUL character (U+0000).",
+            throw Problem.badRequest(
+                "Text values cannot contain the NUL character (U+0000).",
                 errors: nulFields.map { .init(field: $0, reason: "contains a NUL character (U+0000)") })
         }
         return value
@@ -62,8 +61,7 @@ enum JSONNulScan {
             for key in object.keys.sorted() {
                 let child = path.isEmpty ? key : "\(path).\(key)"
                 if key.unicodeScalars.contains("\u{0}") {
-                    // Name the key without the NUL (a log or terminal would cut it there too).
-                    found.append((path.isEmpty ? "" : path + ".") + key.replacingOccurrences(of: "\u{0}", with: "\\u0000"))
+                    found.append((path.isEmpty ? "" : path + ".") + Problem.showable(key))
                     continue
                 }
                 walk(object[key]!, path: child, into: &found)

@@ -44,9 +44,18 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func badRequest(_ detail: String, field: String? = nil) -> Problem {
-        Problem(
-            status: 400, code: "bad-request", title: "The request could not be read", detail: detail,
-            errors: field.map { [FieldError(field: $0, reason: detail)] } ?? [])
+        badRequest(detail, errors: field.map { [FieldError(field: $0, reason: detail)] } ?? [])
+    }
+
+    /// Several inputs that could not be read (400), each named.
+    public static func badRequest(_ detail: String, errors: [FieldError]) -> Problem {
+        Problem(status: 400, code: "bad-request", title: "The request could not be read", detail: detail, errors: errors)
+    }
+
+    /// A field name as it may be shown: U+0000, which a log or a terminal would cut the text at,
+    /// written as the JSON escape `\u0000`.
+    public static func showable(_ name: String) -> String {
+        name.replacingOccurrences(of: "\u{0}", with: "\\u0000")
     }
 
     /// Missing and foreign objects answer the same, so existence never leaks across tenants.

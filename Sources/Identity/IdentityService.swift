@@ -112,10 +112,7 @@ public struct IdentityService: Sendable {
         }
         // The counters belong to the system principal (row-level security): cleared apart, after
         // the session exists. A failure here leaves a counter one higher than it should be.
-        try await pool.transaction(as: .system) { tx in
-            try await tx.execute("DELETE FROM auth_throttle WHERE key = \(accountKey)")
-            try await tx.execute("UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key = \(addressKey)")
-        }
+        try await refundAttempt(keys: [addressKey], clearing: accountKey)
         return Session(token: token, expiresAt: expiresAt, principal: principal)
     }
 
@@ -142,10 +139,12 @@ public struct IdentityService: Sendable {
         }
     }
 
-    /// Gives back attempts that were not failures.
-    func refundAttempt(keys: [String]) async throws {
+    /// Gives back attempts that were not failures; a successful login also clears its account's
+    /// counter.
+    func refundAttempt(keys: [String], clearing cleared: String? = nil) async throws {
         try await pool.transaction(as: .system) { tx in
             try await tx.execute("UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key = ANY(\(keys))")
+            if let cleared { try await tx.execute("DELETE FROM auth_throttle WHERE key = \(cleared)") }
         }
     }
 

@@ -140,12 +140,13 @@ public struct Migrator: Sendable {
         return todo
     }
 
-    /// One migration in one transaction, with no statement timeout and a short lock timeout.
+    /// One migration in one transaction with a short lock timeout (`migrate` has already lifted
+    /// the session's statement timeout).
     private func apply(_ migration: Migration, _ session: PostgresSession) async throws {
         try await session.executeScript("BEGIN")
         do {
             try await session.query(
-                "SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', \(String(lockTimeout.milliseconds)), true)")
+                "SELECT set_config('lock_timeout', \(String(lockTimeout.milliseconds)), true)")
             try await session.executeScript(migration.sql)
             try await session.query(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))"

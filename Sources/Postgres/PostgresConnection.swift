@@ -96,12 +96,16 @@ public final class PostgresConnection: @unchecked Sendable {
     public func close() {
         guard !finished else { return }
         finished = true
-        let pointer = cancelHandle.withLock { cancel -> OpaquePointer? in
+        if let pointer = takeCancelHandle() { PQfreeCancel(pointer) }
+        PQfinish(handle)
+    }
+
+    /// libpq's cancel object, taken out under the lock so it is freed once, by whoever took it.
+    private func takeCancelHandle() -> OpaquePointer? {
+        cancelHandle.withLock { cancel in
             defer { cancel.pointer = nil }
             return cancel.pointer
         }
-        if let pointer { PQfreeCancel(pointer) }
-        PQfinish(handle)
     }
 
     /// True when libpq still considers the connection usable and no cancel is pending.
@@ -152,11 +156,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// socket and may wait on the network), so `close()` never waits behind it. A connection is
     /// cancelled at most once (`markCancelRequested`), so nothing needs the object after.
     func sendCancel() {
-        let taken = cancelHandle.withLock { cancel -> OpaquePointer? in
-            defer { cancel.pointer = nil }
-            return cancel.pointer
-        }
-        guard let pointer = taken else { return }
+        guard let pointer = takeCancelHandle() else { return }
         var buffer = [CChar](repeating: 0, count: 256)
         _ = PQcancel(pointer, &buffer, Int32(buffer.count))
         PQfreeCancel(pointer)
@@ -287,7 +287,7 @@ public final class PostgresConnection: @unchecked Sendable {
             serverMessage: field(Int32(UInt8(ascii: "M"))),  // PG_DIAG_MESSAGE_PRIMARY
             serverDetail: field(Int32(UInt8(ascii: "D")))  // PG_DIAG_MESSAGE_DETAIL
         )
-        if state == "25006" {
+        if error.isReadOnlyServer {
             discardRequested.store(true, ordering: .releasing)
         }
         if PQstatus(handle) != CONNECTION_OK {

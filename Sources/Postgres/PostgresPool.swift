@@ -333,9 +333,8 @@ public final class PostgresPool: Service, PostgresQueryable, Sendable {
                 && (error.isTransientTransactionFailure || error.isConnectionLoss || (error.isReadOnlyServer && !options.readOnly))
             {
                 try Task.checkCancellation()
-                let cap = 5 * (1 << min(attempt, 6))
                 logger.debug("retrying transaction", metadata: ["attempt": "\(attempt)", "sqlstate": "\(error.sqlState ?? "-")"])
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...cap)))
+                try await Self.backOff(attempt)
             }
         }
     }
@@ -376,9 +375,16 @@ extension PostgresPool {
                 return try await session.savepoint(options, defaultTimeout: configuration.statementTimeout, body)
             } catch let error as PostgresError where attempt < options.maxAttempts && error.isTransientTransactionFailure {
                 try Task.checkCancellation()
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * (1 << min(attempt, 6))))))
+                try await Self.backOff(attempt)
             }
         }
+    }
+}
+
+extension PostgresPool {
+    /// A jittered pause before attempt `attempt + 1` of a transaction: up to 10, 20, ... 320 ms.
+    static func backOff(_ attempt: Int) async throws {
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * (1 << min(attempt, 6))))))
     }
 }
 

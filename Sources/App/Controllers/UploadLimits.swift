@@ -51,9 +51,6 @@ final class UploadGate: Sendable {
         }
     }
 
-    /// Uploads streaming now (for tests and metrics).
-    var count: Int { running.withLock { $0.total } }
-
     /// A place taken; given back by `release()` (once).
     final class Permit: Sendable {
         let gate: UploadGate

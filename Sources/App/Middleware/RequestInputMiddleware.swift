@@ -28,7 +28,7 @@ struct RequestInputMiddleware: RouterMiddleware {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = decode(parts[0])
             let value = parts.count > 1 ? decode(parts[1]) : ""
-            let shown = name.replacingOccurrences(of: "\u{0}", with: "\\u0000")
+            let shown = Problem.showable(name)
             if name.unicodeScalars.contains("\u{0}") || value.unicodeScalars.contains("\u{0}") {
                 errors.append(.init(field: shown, reason: "contains a NUL character (U+0000)"))
             } else if !seen.insert(name).inserted {
@@ -36,9 +36,7 @@ struct RequestInputMiddleware: RouterMiddleware {
             }
         }
         guard !errors.isEmpty else { return nil }
-        return Problem(
-            status: 400, code: "bad-request", title: "The request could not be read",
-            detail: "The query string is not valid.", errors: errors)
+        return .badRequest("The query string is not valid.", errors: errors)
     }
 
     /// Percent-decoding as HTML forms send it (`+` is a space); an invalid escape stays as written.
