@@ -23,13 +23,14 @@ public func buildRouter(
     let identity = IdentityService(pool: pool, secrets: secrets)
     let users = UserDirectory(pool: pool, secrets: secrets)
     let router = Router(context: AppRequestContext.self)
+    let routes = RouteTable()
     // Outermost first: every response, errors included, gets a request ID, is logged and
     // counted; then the caller is identified, then POSTs are made idempotent.
     router.addMiddleware {
         RequestIDMiddleware(maxBodyBytes: configuration.maxBodyBytes)
         AccessLogMiddleware()
         MetricsMiddleware()
-        ProblemMiddleware(routes: RouteTable(operations: openAPI.operations))
+        ProblemMiddleware(routes: routes)
         RequestInputMiddleware()
         AuthenticationMiddleware(identity: identity)
         IdempotencyMiddleware(pool: pool, streamingSuffixes: ["/placements"])
@@ -48,6 +49,7 @@ public func buildRouter(
         uploads: UploadGate(limits: .init(overall: configuration.maxUploads, perCreditor: configuration.maxUploadsPerCreditor)),
         uploadPace: (configuration.uploadMinBytesPerSecond, configuration.uploadRateWindow)
     ).addRoutes(to: router)
+    routes.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
     return router
 }
 

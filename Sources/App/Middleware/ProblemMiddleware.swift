@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Postgres
+import Synchronization
 
 /// Turns every error into an RFC 9457 `application/problem+json` response.
 ///
@@ -13,9 +14,9 @@ import Postgres
 /// safe description only (`PostgresError.description` never quotes row data).
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
-    /// The documented operations, so a known path asked with another method answers 405 with
+    /// The router's own routes, so a served path asked with another method answers 405 with
     /// `Allow` instead of the router's 404.
-    var routes = RouteTable(operations: [])
+    var routes = RouteTable()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -151,25 +152,24 @@ struct ProblemMiddleware: RouterMiddleware {
     }
 }
 
-/// Path templates (`/v1/creditors/{creditorId}`) and their methods, from the OpenAPI document.
-struct RouteTable: Sendable {
-    private let templates: [(segments: [Substring], methods: Set<String>)]
+/// Path templates (`/v1/creditors/{creditorId}`) and their methods, read from the router once
+/// its routes are added (`load`): the middleware is built before them.
+final class RouteTable: Sendable {
+    private let templates = Mutex<[(segments: [Substring], methods: Set<String>)]>([])
 
-    init(operations: Set<String>) {
+    /// Takes the router's routes: `(method, path template)`.
+    func load(_ routes: [(method: String, path: String)]) {
         var byPath: [String: Set<String>] = [:]
-        for operation in operations {
-            let parts = operation.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            byPath[String(parts[1]), default: []].insert(String(parts[0]))
-        }
-        templates = byPath.map { (path, methods) in (path.split(separator: "/"), methods) }
+        for route in routes { byPath[route.path, default: []].insert(route.method) }
+        let loaded = byPath.map { (path, methods) in (segments: path.split(separator: "/"), methods: methods) }
+        templates.withLock { $0 = loaded }
     }
 
-    /// The methods documented for the template a path matches, sorted; empty when none does.
+    /// The methods served for the template a path matches, sorted; empty when none does.
     func methods(for path: String) -> [String] {
         let segments = path.split(separator: "/")
         var found: Set<String> = []
-        for template in templates where template.segments.count == segments.count {
+        for template in templates.withLock({ $0 }) where template.segments.count == segments.count {
             let matches = zip(template.segments, segments).allSatisfy { pattern, segment in
                 (pattern.hasPrefix("{") && pattern.hasSuffix("}")) || pattern == segment
             }
