@@ -357,7 +357,7 @@ struct PlacementTests {
             // The staged rows were analysed again after the other merge let go.
             var analysedAfter = false
             for _ in 0..<150 where !analysedAfter {
-                let last = try await fixtures.admin.one("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'placement_rows'")!
+                let last = try await fixtures.admin.one("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'placement_rows_upload'")!
                 analysedAfter = (try last.decode(Date?.self, "last_analyze")).map { $0 > released } ?? false
                 if !analysedAfter { try await Task.sleep(for: .milliseconds(100)) }
             }

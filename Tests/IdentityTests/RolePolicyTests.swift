@@ -5,9 +5,10 @@ import TestSupport
 import Testing
 
 /// Wall 2 on its own: for each role, each single API-key scope and the placement job, a
-/// transaction opened as the service would tries insert, update and delete on each kind of
-/// creditor table, on creditor A's rows (its own, for A's principals). The outcomes must be the
-/// table of Docs/security.md ("Who may write what").
+/// transaction opened as the service would tries select on every creditor table (creditor A's
+/// rows and creditor B's), and insert, update and delete on each kind, on A's rows (its own, for
+/// A's principals). The outcomes must be the tables of Docs/security.md ("Who may read what",
+/// "Who may write what").
 @Suite("Row security by role and scope")
 struct RolePolicyTests {
     enum Caller: String, CaseIterable, Sendable {
@@ -48,7 +49,9 @@ struct RolePolicyTests {
         let placementOfA: UUID
         let mandateOfA: UUID
         let userOfA: UUID
+        let userOfB: UUID
         let keyOfA: UUID
+        let keyOfB: UUID
     }
 
     /// Runs `sql` as `caller` in a transaction that is always rolled back.
@@ -103,7 +106,68 @@ struct RolePolicyTests {
             ("insert api_keys", copy("api_keys", where: "x.creditor_id = \(w.a) AND x.id = \(w.keyOfA)"), access),
             ("update api_keys", "UPDATE api_keys SET name = name WHERE creditor_id = \(w.a) AND id = \(w.keyOfA)", access),
             ("delete api_keys", "DELETE FROM api_keys WHERE creditor_id = \(w.a) AND id = \(w.keyOfA)", []),
+            // Staged rows: the merge and the sweeps, through the table under row security.
+            ("update placement_rows", "UPDATE placement_rows SET reject_reason = reject_reason WHERE creditor_id = \(w.a)", [.system, .placementJob]),
+            ("delete placement_rows", "DELETE FROM placement_rows WHERE creditor_id = \(w.a)", [.system, .placementJob]),
+            ("insert placement_rows", "INSERT INTO placement_rows (creditor_id, placement_id, row_number) VALUES (\(w.a), \(w.placementOfA), 7)", []),
+            // The upload's COPY target: insert only, by anyone the service acts for (the one
+            // exception of the catalog test; nothing written there is read but through placement_rows).
+            ("insert placement_rows_upload", "INSERT INTO placement_rows_upload (creditor_id, placement_id, row_number) VALUES (\(w.a), \(w.placementOfA), 8)",
+             Set(Caller.allCases)),
+            ("update placement_rows_upload", "UPDATE placement_rows_upload SET reject_reason = reject_reason WHERE creditor_id = \(w.a)", []),
+            ("delete placement_rows_upload", "DELETE FROM placement_rows_upload WHERE creditor_id = \(w.a)", []),
         ]
+    }
+
+    /// Docs/security.md, "Who may read what": the callers that see a creditor's rows of each table
+    /// (callers of creditor A, and A's placement job, see A's rows only; the system and staff, any
+    /// creditor's). Agents are narrowed to their own cases by the assignment module.
+    static let readers: [String: Set<Caller>] = {
+        let everyone = Set(Caller.allCases)
+        let portfolio = everyone.subtracting([.system])
+        let keys: Set<Caller> = [.keyPlacements, .keyCases, .keyReports]
+        return [
+            "debtors": portfolio, "debtor_keys": portfolio, "cases": portfolio, "claims": portfolio,
+            "creditors": portfolio,
+            "placements": everyone.subtracting([.agent, .dpo]),
+            "placement_rejects": portfolio.subtracting([.agent, .dpo]),
+            "placement_outcomes": portfolio.subtracting([.agent, .dpo]),
+            "placement_rows": [.system, .placementJob],
+            "mandates": keys.union([.placementJob, .admin, .supervisor, .creditorAdmin, .creditorViewer]),
+            "fee_schedules": keys.union([.placementJob, .admin, .supervisor, .creditorAdmin, .creditorViewer]),
+            "users": [.admin, .supervisor, .dpo, .creditorAdmin],
+            "api_keys": [.admin, .creditorAdmin],
+        ]
+    }()
+
+    /// Callers bound to creditor A, who never see B's rows.
+    static let boundToA: Set<Caller> = [.placementJob, .creditorAdmin, .creditorViewer, .keyPlacements, .keyCases, .keyReports]
+
+    /// The query counting one creditor's rows of a table (another's user or key row, for users
+    /// and API keys, so that nobody's own row counts).
+    static func rows(_ table: String, of creditor: UUID, _ w: World) -> SQL {
+        switch table {
+        case "creditors": return "SELECT count(*)::int8 FROM creditors WHERE id = \(creditor)"
+        case "users": return "SELECT count(*)::int8 FROM users WHERE id = \(creditor == w.a ? w.userOfA : w.userOfB)"
+        case "api_keys": return "SELECT count(*)::int8 FROM api_keys WHERE id = \(creditor == w.a ? w.keyOfA : w.keyOfB)"
+        default: return "SELECT count(*)::int8 FROM \(unsafeRaw: table) WHERE creditor_id = \(creditor)"
+        }
+    }
+
+    /// Whether `caller` sees any of the rows `sql` counts.
+    static func sees(_ caller: Caller, _ world: World, _ pool: PostgresPool, _ sql: SQL) async throws -> Bool {
+        func body(_ tx: PostgresTransaction) async throws -> Bool {
+            if caller == .placementJob { try await tx.act(for: .placementMerge, creditor: world.a) }
+            do {
+                return try await tx.one(sql)!.decode(Int.self, at: 0) > 0
+            } catch let error as PostgresError where error.sqlState == "42501" {
+                return false
+            }
+        }
+        if caller == .system || caller == .placementJob {
+            return try await pool.transaction(as: .system) { try await body($0) }
+        }
+        return try await pool.transaction(as: world.principals[caller]!) { try await body($0) }
     }
 
     static func world(_ fixtures: Fixtures, _ pool: PostgresPool) async throws -> World {
@@ -116,6 +180,22 @@ struct RolePolicyTests {
         func one(_ sql: SQL) async throws -> UUID { try await fixtures.admin.one(sql)!.decode(UUID.self, at: 0) }
         let key = { (scope: APIScope) in Principal(kind: .apiKey, id: UUID(), creditorID: a, scopes: [scope]) }
         let viewer = try await fixtures.user(.creditorViewer, creditor: a)
+        // Rows the fixture placements do not leave: a debtor's identifier, a refused row, staged
+        // rows, a fee schedule.
+        for creditor in [a, b] {
+            try await fixtures.admin.execute(
+                "INSERT INTO debtor_keys (creditor_id, key, debtor_id) SELECT creditor_id, 'email:martin@example.test', id FROM debtors WHERE creditor_id = \(creditor) LIMIT 1")
+            let placement = try await one("SELECT id FROM placements WHERE creditor_id = \(creditor) LIMIT 1")
+            try await fixtures.admin.execute(
+                "INSERT INTO placement_rejects (creditor_id, placement_id, row_number, field, reason) VALUES (\(creditor), \(placement), 9, 'due_date', 'is missing')")
+            try await fixtures.admin.execute(
+                "INSERT INTO placement_rows (creditor_id, placement_id, row_number, creditor_reference) VALUES (\(creditor), \(placement), 9, 'STAGED-9')")
+            try await fixtures.admin.execute(
+                """
+                INSERT INTO fee_schedules (creditor_id, id, effective_from, currency, basis, tiers)
+                VALUES (\(creditor), \(UUID()), current_date, 'EUR', 'flat', '[{"from": 0, "rateBasisPoints": 1500}]')
+                """)
+        }
         let principals: [Caller: Principal] = [
             .admin: Principal(kind: .staff, id: UUID(), role: .admin),
             .supervisor: Principal(kind: .staff, id: UUID(), role: .supervisor),
@@ -134,7 +214,9 @@ struct RolePolicyTests {
             placementOfA: try await one("SELECT id FROM placements WHERE creditor_id = \(a) LIMIT 1"),
             mandateOfA: try await one("SELECT id FROM mandates WHERE creditor_id = \(a) LIMIT 1"),
             userOfA: try await fixtures.user(.creditorViewer, creditor: a).id,
-            keyOfA: try await fixtures.apiKey(creditor: a).0)
+            userOfB: try await fixtures.user(.creditorViewer, creditor: b).id,
+            keyOfA: try await fixtures.apiKey(creditor: a).0,
+            keyOfB: try await fixtures.apiKey(creditor: b).0)
     }
 
     @Test func everyCallerWritesExactlyWhatTheTableSays() async throws {
@@ -151,6 +233,65 @@ struct RolePolicyTests {
                 }
             }
             #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        }
+    }
+
+    @Test func everyCallerReadsExactlyWhatTheTableSays() async throws {
+        try await TestDatabase.withPool { pool, database in
+            let fixtures = try Fixtures(database)
+            let w = try await Self.world(fixtures, pool)
+            try await fixtures.close()
+            var failures: [String] = []
+            for (table, readers) in Self.readers.sorted(by: { $0.key < $1.key }) {
+                for caller in Caller.allCases {
+                    let ownSees = try await Self.sees(caller, w, pool, Self.rows(table, of: w.a, w))
+                    if ownSees != readers.contains(caller) { failures.append("select \(table) of A as \(caller): \(ownSees), expected \(!ownSees)") }
+                    let otherExpected = readers.contains(caller) && !Self.boundToA.contains(caller)
+                    let otherSees = try await Self.sees(caller, w, pool, Self.rows(table, of: w.b, w))
+                    if otherSees != otherExpected { failures.append("select \(table) of B as \(caller): \(otherSees), expected \(otherExpected)") }
+                }
+            }
+            #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+            // Every table with a creditor_id the catalog test covers is in the table above.
+            let tables = try await pool.transaction(as: .system) { tx in
+                try await tx.query(
+                    """
+                    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'creditor_id' AND NOT a.attisdropped)
+                    """).map { try $0.decode(String.self, at: 0) }
+            }
+            #expect(Set(tables).subtracting(["audit_log"]).subtracting(Self.readers.keys).isEmpty, "tables missing from the read table: \(tables)")
+        }
+    }
+
+    /// Everyone reads their own account, a key its own row; nobody else's session but those who
+    /// manage access.
+    @Test func ownAccountsAndSessions() async throws {
+        try await TestDatabase.withPool { pool, database in
+            let fixtures = try Fixtures(database)
+            let w = try await Self.world(fixtures, pool)
+            let (keyID, _) = try await fixtures.apiKey(creditor: w.a, scopes: ["reports"])
+            let agent = try await fixtures.user(.agent)
+            for user in [agent.id, w.principals[.creditorViewer]!.id!] {
+                try await fixtures.admin.execute(
+                    "INSERT INTO sessions (id, token_hash, user_id, expires_at) VALUES (\(UUID()), \(PostgresBytes([UInt8](UUID().uuidString.utf8))), \(user), now() + interval '1 hour')")
+            }
+            try await fixtures.close()
+            let agentCaller = Principal(kind: .staff, id: agent.id, role: .agent)
+            let viewer = w.principals[.creditorViewer]!
+            let key = Principal(kind: .apiKey, id: keyID, creditorID: w.a, scopes: [.reports])
+            func count(_ sql: SQL, as principal: Principal) async throws -> Int {
+                try await pool.transaction(as: principal) { try await $0.one(sql)!.decode(Int.self, at: 0) }
+            }
+            #expect(try await count("SELECT count(*)::int8 FROM users", as: agentCaller) == 1)
+            #expect(try await count("SELECT count(*)::int8 FROM users", as: viewer) == 1)
+            #expect(try await count("SELECT count(*)::int8 FROM api_keys", as: key) == 1)
+            #expect(try await count("SELECT count(*)::int8 FROM sessions", as: agentCaller) == 1)
+            #expect(try await count("SELECT count(*)::int8 FROM sessions", as: viewer) == 1)
+            #expect(try await count("SELECT count(*)::int8 FROM sessions", as: w.principals[.supervisor]!) == 0)
+            #expect(try await count("SELECT count(*)::int8 FROM sessions", as: w.principals[.admin]!) == 2)
+            #expect(try await count("SELECT count(*)::int8 FROM sessions", as: w.principals[.creditorAdmin]!) == 1)
         }
     }
 

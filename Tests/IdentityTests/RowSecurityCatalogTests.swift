@@ -11,12 +11,36 @@ struct RowSecurityCatalogTests {
     /// Tables without a `creditor_id` column that hold personal data.
     static let personalData: Set<String> = ["users", "sessions", "auth_throttle", "idempotency_keys", "audit_log", "creditors"]
 
-    /// Exceptions, each with its reason.
+    /// Exceptions, each with its reason. Each is also checked for what its reason claims.
     static let exceptions: [String: String] = [
-        "placement_rows":
-            "PostgreSQL refuses COPY FROM into a table with row-level security; the upload stages rows here. "
-            + "Issue 23 replaces this exception with a staging role of its own (see Docs/security.md).",
+        "placement_rows_upload":
+            "The one partition of placement_rows (migration 0014, ADR 0010): PostgreSQL refuses COPY FROM into a table under "
+            + "row-level security, so uploads COPY into this partition, which the service role may only insert into; every read, "
+            + "update and delete goes through placement_rows, whose policies apply.",
     ]
+
+    /// What the exception's reason says holds: the service role may insert into the upload
+    /// partition and nothing else, and it is a partition of the table under row security.
+    @Test func theStagingPartitionIsWriteOnlyBehindItsParent() async throws {
+        try await TestDatabase.withPool(role: .owner) { pool, _ in
+            let row = try await pool.one(
+                """
+                SELECT has_table_privilege('relance_app', 'placement_rows_upload', 'INSERT') AS insert,
+                       has_table_privilege('relance_app', 'placement_rows_upload', 'SELECT') AS select,
+                       has_table_privilege('relance_app', 'placement_rows_upload', 'UPDATE') AS update,
+                       has_table_privilege('relance_app', 'placement_rows_upload', 'DELETE') AS delete,
+                       has_any_column_privilege('relance_app', 'placement_rows_upload', 'SELECT, UPDATE') AS columns,
+                       (SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                        WHERE i.inhrelid = 'placement_rows_upload'::regclass) AS parent
+                """)!
+            #expect(try row.decode(Bool.self, "insert"))
+            #expect(try !row.decode(Bool.self, "select"))
+            #expect(try !row.decode(Bool.self, "update"))
+            #expect(try !row.decode(Bool.self, "delete"))
+            #expect(try !row.decode(Bool.self, "columns"))
+            #expect(try row.decode(String?.self, "parent") == "placement_rows")
+        }
+    }
 
     @Test func everyCreditorOrPersonalTableIsUnderForcedRowSecurity() async throws {
         try await TestDatabase.withPool(role: .owner) { pool, _ in
@@ -37,7 +61,7 @@ struct RowSecurityCatalogTests {
                 #expect(try row.decode(Bool.self, "forced"), "\(name): row-level security is not forced")
             }
             // The query saw the tables it should have.
-            #expect(covered.isSuperset(of: ["creditors", "users", "sessions", "api_keys", "claims", "idempotency_keys", "auth_throttle"]))
+            #expect(covered.isSuperset(of: ["creditors", "users", "sessions", "api_keys", "claims", "idempotency_keys", "auth_throttle", "placement_rows"]))
         }
     }
 
