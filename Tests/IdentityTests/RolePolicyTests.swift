@@ -16,23 +16,29 @@ struct RolePolicyTests {
         case creditorAdmin, creditorViewer, keyPlacements, keyCases, keyReports
     }
 
-    enum Group: CaseIterable {
-        /// debtors, cases, claims, placements (and debtor_keys, placement_rejects, placement_outcomes).
-        case portfolio
-        /// creditors, mandates, fee_schedules.
-        case contracts
-        /// users, api_keys.
-        case access
-    }
+    enum Operation: String, CaseIterable { case insert, update, delete }
 
-    /// Docs/security.md, "Who may write what": the callers that may insert, update and delete.
-    /// The system principal writes only the placements queue (its own policy); it acts for a
-    /// creditor as the placement job.
-    static let writers: [Group: Set<Caller>] = [
-        .portfolio: [.placementJob, .admin, .creditorAdmin, .keyPlacements],
-        .contracts: [.admin],
-        .access: [.admin, .creditorAdmin],
-    ]
+    /// Docs/security.md, "Who may write what": for every creditor table, the callers that may
+    /// insert, update and delete its rows (a creditor's own, for callers bound to one). The
+    /// system principal writes the placements queue (its own policy) and sweeps staged rows; it
+    /// acts for a creditor as the placement job. A missing operation: nobody (the service role
+    /// holds no such grant: contracts, accounts and keys are ended by update, never deleted).
+    static let writers: [String: [Operation: Set<Caller>]] = {
+        let portfolio: Set<Caller> = [.placementJob, .admin, .creditorAdmin, .keyPlacements]
+        let all = { (callers: Set<Caller>) in [Operation.insert: callers, .update: callers, .delete: callers] }
+        let access: Set<Caller> = [.admin, .creditorAdmin]
+        return [
+            "debtors": all(portfolio), "debtor_keys": all(portfolio), "cases": all(portfolio), "claims": all(portfolio),
+            "placements": all(portfolio.union([.system])),
+            "placement_rejects": all(portfolio), "placement_outcomes": all(portfolio),
+            "placement_rows": [.update: [.system, .placementJob], .delete: [.system, .placementJob]],
+            "creditors": [.insert: [.admin], .update: [.admin]],
+            "mandates": [.insert: [.admin], .update: [.admin]],
+            "fee_schedules": [.insert: [.admin]],
+            "users": [.insert: access, .update: access],
+            "api_keys": [.insert: access, .update: access],
+        ]
+    }()
 
     struct Rollback: Error {}
 
@@ -42,16 +48,14 @@ struct RolePolicyTests {
         let a: UUID
         let b: UUID
         let principals: [Caller: Principal]
-        let caseOfA: UUID
         let caseOfB: UUID
-        let claimOfA: UUID
-        let debtorOfA: UUID
         let placementOfA: UUID
-        let mandateOfA: UUID
         let userOfA: UUID
         let userOfB: UUID
         let keyOfA: UUID
         let keyOfB: UUID
+        /// One row of each table for each creditor, as JSON: table -> creditor -> row.
+        let rows: [String: [UUID: String]]
     }
 
     /// Runs `sql` as `caller` in a transaction that is always rolled back.
@@ -80,38 +84,44 @@ struct RolePolicyTests {
         return outcome
     }
 
-    /// A copy of one row with a new id, so only the policies (or a unique column) can refuse it.
-    static func copy(_ table: String, where condition: SQL) -> SQL {
-        "INSERT INTO \(unsafeRaw: table) SELECT (jsonb_populate_record(NULL::\(unsafeRaw: table), to_jsonb(x) || jsonb_build_object('id', gen_random_uuid()))).* FROM \(unsafeRaw: table) x WHERE \(condition)"
+    /// The column an update sets to itself (the service role's UPDATE grant on staged rows is
+    /// two columns).
+    static let updatedColumn: [String: String] = ["placement_rows": "reject_reason", "creditors": "legal_name", "users": "display_name"]
+
+    /// Which of a creditor's rows a statement touches: for users and API keys one that is not
+    /// the caller's own (a user may update their own row; tried in `ownRowsAndOtherCreditors`).
+    static func target(_ table: String, of creditor: UUID, _ w: World) -> SQL {
+        switch table {
+        case "creditors": return "id = \(creditor)"
+        case "users": return "id = \(creditor == w.a ? w.userOfA : w.userOfB)"
+        case "api_keys": return "id = \(creditor == w.a ? w.keyOfA : w.keyOfB)"
+        default: return "creditor_id = \(creditor)"
+        }
     }
 
-    /// The statements tried on creditor A's rows, with who may run them: their group's writers,
-    /// or the set given (deletes the service role was never granted: nobody).
-    static func statements(_ w: World) -> [(what: String, sql: SQL, allowed: Set<Caller>)] {
-        let portfolio = writers[.portfolio]!, contracts = writers[.contracts]!, access = writers[.access]!
-        return [
-            ("insert debtors", copy("debtors", where: "x.creditor_id = \(w.a) AND x.id = \(w.debtorOfA)"), portfolio),
-            ("update cases", "UPDATE cases SET status = status WHERE creditor_id = \(w.a) AND id = \(w.caseOfA)", portfolio),
-            ("delete claims", "DELETE FROM claims WHERE creditor_id = \(w.a) AND id = \(w.claimOfA)", portfolio),
-            ("insert cases", copy("cases", where: "x.creditor_id = \(w.a) AND x.id = \(w.caseOfA)"), portfolio),
-            ("update placements", "UPDATE placements SET status = status WHERE creditor_id = \(w.a) AND id = \(w.placementOfA)", portfolio.union([.system])),
-            // Its cases still point at it: a foreign-key error means the policies let it through.
-            ("delete debtors", "DELETE FROM debtors WHERE creditor_id = \(w.a) AND id = \(w.debtorOfA)", portfolio),
-            ("update creditors", "UPDATE creditors SET legal_name = legal_name WHERE id = \(w.a)", contracts),
-            ("insert mandates", copy("mandates", where: "x.creditor_id = \(w.a) AND x.id = \(w.mandateOfA)"), contracts),
-            ("update mandates", "UPDATE mandates SET reference = reference WHERE creditor_id = \(w.a) AND id = \(w.mandateOfA)", contracts),
-            ("delete mandates", "DELETE FROM mandates WHERE creditor_id = \(w.a) AND id = \(w.mandateOfA)", []),
-            ("insert users", copy("users", where: "x.id = \(w.userOfA)"), access),
-            ("update users", "UPDATE users SET display_name = display_name WHERE id = \(w.userOfA)", access),
-            ("insert api_keys", copy("api_keys", where: "x.creditor_id = \(w.a) AND x.id = \(w.keyOfA)"), access),
-            ("update api_keys", "UPDATE api_keys SET name = name WHERE creditor_id = \(w.a) AND id = \(w.keyOfA)", access),
-            ("delete api_keys", "DELETE FROM api_keys WHERE creditor_id = \(w.a) AND id = \(w.keyOfA)", []),
-            // Staged rows: the merge and the sweeps, through the table under row security.
-            ("update placement_rows", "UPDATE placement_rows SET reject_reason = reject_reason WHERE creditor_id = \(w.a)", [.system, .placementJob]),
-            ("delete placement_rows", "DELETE FROM placement_rows WHERE creditor_id = \(w.a)", [.system, .placementJob]),
-            ("insert placement_rows", "INSERT INTO placement_rows (creditor_id, placement_id, row_number) VALUES (\(w.a), \(w.placementOfA), 7)", []),
-            // The upload's COPY target: insert only, by anyone the service acts for (the one
-            // exception of the catalog test; nothing written there is read but through placement_rows).
+    /// The statements tried on one creditor's rows of every table. An insert writes a copy of
+    /// one of that creditor's rows (read beforehand as a superuser, so the caller's reads do
+    /// not matter) under a new id, so only the policies (or a unique column, whose error means
+    /// the policies let the row through) can refuse it.
+    static func statements(of creditor: UUID, _ w: World) -> [(what: String, table: String, operation: Operation, sql: SQL)] {
+        writers.keys.sorted().flatMap { table -> [(String, String, Operation, SQL)] in
+            let name = creditor == w.a ? "A" : "B"
+            let row = w.rows[table]![creditor]!
+            let column = updatedColumn[table] ?? "creditor_id"
+            return [
+                ("insert \(table) of \(name)", table, .insert,
+                 "INSERT INTO \(unsafeRaw: table) SELECT (jsonb_populate_record(NULL::\(unsafeRaw: table), \(row)::jsonb || jsonb_build_object('id', gen_random_uuid()))).*"),
+                ("update \(table) of \(name)", table, .update,
+                 "UPDATE \(unsafeRaw: table) SET \(unsafeRaw: column) = \(unsafeRaw: column) WHERE \(target(table, of: creditor, w))"),
+                ("delete \(table) of \(name)", table, .delete, "DELETE FROM \(unsafeRaw: table) WHERE \(target(table, of: creditor, w))"),
+            ]
+        }
+    }
+
+    /// The upload's COPY target: insert only, by anyone the service acts for (the one exception
+    /// of the catalog test; nothing written there is read but through placement_rows).
+    static func uploadPartitionStatements(_ w: World) -> [(what: String, sql: SQL, allowed: Set<Caller>)] {
+        [
             ("insert placement_rows_upload", "INSERT INTO placement_rows_upload (creditor_id, placement_id, row_number) VALUES (\(w.a), \(w.placementOfA), 8)",
              Set(Caller.allCases)),
             ("update placement_rows_upload", "UPDATE placement_rows_upload SET reject_reason = reject_reason WHERE creditor_id = \(w.a)", []),
@@ -205,18 +215,28 @@ struct RolePolicyTests {
             .creditorViewer: Principal(kind: .creditorUser, id: viewer.id, role: .creditorViewer, creditorID: a),
             .keyPlacements: key(.placements), .keyCases: key(.cases), .keyReports: key(.reports),
         ]
+        let userOfA = try await fixtures.user(.creditorViewer, creditor: a).id
+        let userOfB = try await fixtures.user(.creditorViewer, creditor: b).id
+        let keyOfA = try await fixtures.apiKey(creditor: a).0
+        let keyOfB = try await fixtures.apiKey(creditor: b).0
+        var rows: [String: [UUID: String]] = [:]
+        for table in writers.keys {
+            for (creditor, user, key) in [(a, userOfA, keyOfA), (b, userOfB, keyOfB)] {
+                let condition: SQL = switch table {
+                case "creditors": "x.id = \(creditor)"
+                case "users": "x.id = \(user)"
+                case "api_keys": "x.id = \(key)"
+                default: "x.creditor_id = \(creditor)"
+                }
+                let row = try await fixtures.admin.one("SELECT to_jsonb(x)::text FROM \(unsafeRaw: table) x WHERE \(condition) LIMIT 1")
+                rows[table, default: [:]][creditor] = try #require(try row?.decode(String.self, at: 0), "no row of \(table)")
+            }
+        }
         return World(
             a: a, b: b, principals: principals,
-            caseOfA: try await one("SELECT id FROM cases WHERE creditor_id = \(a) LIMIT 1"),
             caseOfB: try await one("SELECT id FROM cases WHERE creditor_id = \(b) LIMIT 1"),
-            claimOfA: try await one("SELECT id FROM claims WHERE creditor_id = \(a) LIMIT 1"),
-            debtorOfA: try await one("SELECT id FROM debtors WHERE creditor_id = \(a) LIMIT 1"),
             placementOfA: try await one("SELECT id FROM placements WHERE creditor_id = \(a) LIMIT 1"),
-            mandateOfA: try await one("SELECT id FROM mandates WHERE creditor_id = \(a) LIMIT 1"),
-            userOfA: try await fixtures.user(.creditorViewer, creditor: a).id,
-            userOfB: try await fixtures.user(.creditorViewer, creditor: b).id,
-            keyOfA: try await fixtures.apiKey(creditor: a).0,
-            keyOfB: try await fixtures.apiKey(creditor: b).0)
+            userOfA: userOfA, userOfB: userOfB, keyOfA: keyOfA, keyOfB: keyOfB, rows: rows)
     }
 
     @Test func everyCallerWritesExactlyWhatTheTableSays() async throws {
@@ -225,7 +245,18 @@ struct RolePolicyTests {
             let w = try await Self.world(fixtures, pool)
             try await fixtures.close()
             var failures: [String] = []
-            for (what, sql, allowed) in Self.statements(w) {
+            for creditor in [w.a, w.b] {
+                for (what, table, operation, sql) in Self.statements(of: creditor, w) {
+                    let allowed = Self.writers[table]![operation] ?? []
+                    for caller in Caller.allCases {
+                        // Callers bound to creditor A never write B's rows.
+                        let expected: Outcome = allowed.contains(caller) && (creditor == w.a || !Self.boundToA.contains(caller)) ? .allowed : .denied
+                        let got = try await Self.attempt(caller, w, pool, sql)
+                        if got != expected { failures.append("\(what) as \(caller): \(got), expected \(expected)") }
+                    }
+                }
+            }
+            for (what, sql, allowed) in Self.uploadPartitionStatements(w) {
                 for caller in Caller.allCases {
                     let expected: Outcome = allowed.contains(caller) ? .allowed : .denied
                     let got = try await Self.attempt(caller, w, pool, sql)
