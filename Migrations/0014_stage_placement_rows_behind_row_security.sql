@@ -32,9 +32,12 @@ GRANT UPDATE (reject_field, reject_reason) ON placement_rows TO relance_app;
 
 ALTER TABLE placement_rows ENABLE ROW LEVEL SECURITY;
 ALTER TABLE placement_rows FORCE ROW LEVEL SECURITY;
--- Sub-selects: evaluated once per statement, not for each of a million rows.
+-- Each check is a sub-select, evaluated once per statement; what is left for each row is a
+-- boolean and one comparison. (Written `(SELECT app_principal_kind()) = 'system'`, the text
+-- comparison ran for each of a million rows in every scan of a merge: 0.21 s instead of 0.12 s
+-- per scan without row security; in this form 0.16 to 0.20 s.)
 CREATE POLICY placement_rows_merge ON placement_rows TO relance_app
-    USING ((SELECT app_job()) = 'placement_merge' AND creditor_id = (SELECT app_creditor_id()))
-    WITH CHECK ((SELECT app_job()) = 'placement_merge' AND creditor_id = (SELECT app_creditor_id()));
+    USING (creditor_id = (SELECT CASE WHEN app_job() = 'placement_merge' THEN app_creditor_id() END))
+    WITH CHECK (creditor_id = (SELECT CASE WHEN app_job() = 'placement_merge' THEN app_creditor_id() END));
 CREATE POLICY placement_rows_system ON placement_rows TO relance_app
-    USING ((SELECT app_principal_kind()) = 'system') WITH CHECK ((SELECT app_principal_kind()) = 'system');
+    USING ((SELECT app_principal_kind() = 'system')) WITH CHECK ((SELECT app_principal_kind() = 'system'));
