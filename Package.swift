@@ -80,14 +80,40 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The HTTP kernel every module's HTTP target uses: the request context, access checks,
+        // JSON input, lists and pages, the HTTPModule protocol. No domain in it.
+        .target(
+            name: "Web",
+            dependencies: [
+                "Core",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Identity over HTTP: login, sessions, the caller's account, staff, creditor users, API keys.
+        .target(
+            name: "IdentityHTTP",
+            dependencies: [
+                "Core", "Identity", "Onboarding", "Postgres", "Web",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP application: configuration, middleware, routes, buildApplication.
         .target(
             name: "App",
             dependencies: [
                 "Core",
                 "Identity",
+                "IdentityHTTP",
                 "Onboarding",
                 "Postgres",
+                "Web",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -139,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "App", "TestSupport",
+                "App", "TestSupport", "Web",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

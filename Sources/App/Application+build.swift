@@ -3,11 +3,13 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Identity
+import IdentityHTTP
 import Logging
-import Onboarding
 import NIOCore
+import Onboarding
 import Postgres
 import ServiceLifecycle
+import Web
 
 /// Builds the routes every instance serves. Later modules add their controllers here.
 ///
@@ -38,10 +40,9 @@ public func buildRouter(
     HealthController(pool: pool, readiness: readiness, expectedMigrations: expectedMigrations).addRoutes(to: router)
     MetricsController(token: configuration.metricsToken).addRoutes(to: router)
     openAPI.addRoutes(to: router)
-    AuthController(identity: identity).addRoutes(to: router)
     let creditors = CreditorDirectory(pool: pool)
-    UsersController(users: users, creditors: creditors).addRoutes(to: router)
-    CreditorsController(creditors: creditors, users: users).addRoutes(to: router)
+    router.addRoutes(IdentityModule(identity: identity, users: users, creditors: creditors).routes())
+    CreditorsController(creditors: creditors).addRoutes(to: router)
     ContractsController(mandates: MandateBook(pool: pool), fees: FeeScheduleBook(pool: pool)).addRoutes(to: router)
     let placements = PlacementService(pool: pool, maxBytes: configuration.maxPlacementBytes)
     PlacementsController(

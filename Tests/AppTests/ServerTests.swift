@@ -3,8 +3,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Postgres
-import TestSupport
 import Testing
+import TestSupport
+import Web
 
 @Suite("HTTP server: health, errors, metrics, OpenAPI")
 struct ServerTests {

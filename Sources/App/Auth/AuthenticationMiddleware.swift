@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Identity
+import Web
 
 /// Resolves `Authorization: Bearer` (session token or creditor API key) to the caller.
 ///

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Hummingbird
 import Onboarding
+import Web
 
 /// A creditor's mandates and fee schedules: recorded by the agency's admin, readable by the
 /// creditor's own users.
@@ -55,9 +56,4 @@ struct ContractsController {
             return Listed(items: try await fees.list(creditor: creditor, as: actor))
         }
     }
-}
-
-/// A short, complete list (no pagination needed).
-struct Listed<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
-    let items: [Item]
 }

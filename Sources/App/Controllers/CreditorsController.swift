@@ -1,24 +1,12 @@
 import Core
 import Foundation
 import Hummingbird
-import Identity
 import Onboarding
+import Web
 
-/// Creditors (the tenants) and their API keys.
+/// Creditors (the tenants).
 struct CreditorsController {
     let creditors: CreditorDirectory
-    let users: UserDirectory
-
-    struct NewAPIKey: Decodable {
-        let name: String
-        let scopes: [APIScope]
-    }
-
-    struct CreatedAPIKey: ResponseEncodable {
-        let apiKey: UserDirectory.APIKey
-        /// The whole key, shown this once: send it as `Authorization: Bearer <key>`.
-        let key: String
-    }
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/v1/creditors") { request, context -> Response in
@@ -49,36 +37,6 @@ struct CreditorsController {
             guard let creditor = try await creditors.update(id, body, by: actor, requestID: context.requestID)
             else { throw Problem.notFound("creditor") }
             return creditor
-        }
-        router.get("/v1/creditors/{creditorId}/api-keys") { _, context in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin])
-            guard try await creditors.find(creditor, as: actor) != nil else { throw Problem.notFound("creditor") }
-            // Keys per creditor are few: one page holds them all.
-            return Paged(items: try await users.listAPIKeys(creditor: creditor, as: actor), limit: .max, id: \.id)
-        }
-        router.get("/v1/creditors/{creditorId}/api-keys/{keyId}") { _, context in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin])
-            let id = try context.parameters.requireUUID("keyId", what: "API key")
-            guard let key = try await users.listAPIKeys(creditor: creditor, as: actor).first(where: { $0.id == id }) else {
-                throw Problem.notFound("API key")
-            }
-            return key
-        }
-        router.post("/v1/creditors/{creditorId}/api-keys") { request, context -> Response in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin])
-            let body = try await request.decodeJSON(NewAPIKey.self, context: context)
-            let (key, secret) = try await users.createAPIKey(creditor: creditor, name: body.name, scopes: body.scopes, by: actor, requestID: context.requestID)
-            var response = try CreatedAPIKey(apiKey: key, key: secret).response(from: request, context: context)
-            response.status = .created
-            response.headers[.location] = "/v1/creditors/\(creditor.uuidString.lowercased())/api-keys/\(key.id.uuidString.lowercased())"
-            response.markSensitive()
-            return response
-        }
-        router.delete("/v1/creditors/{creditorId}/api-keys/{keyId}") { _, context -> Response in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin])
-            let id = try context.parameters.requireUUID("keyId", what: "API key")
-            guard try await users.revokeAPIKey(id, creditor: creditor, by: actor, requestID: context.requestID) else { throw Problem.notFound("API key") }
-            return Response(status: .noContent)
         }
     }
 }

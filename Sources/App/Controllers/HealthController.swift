@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Postgres
 import Synchronization
+import Web
 
 /// Whether the instance should receive traffic; fails first during graceful shutdown.
 public final class Readiness: Sendable {

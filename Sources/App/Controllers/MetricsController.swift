@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Metrics
 import Prometheus
+import Web
 
 /// The process-wide Prometheus registry; `MetricsSystem` is bootstrapped once, the first time
 /// it is used (tests build many applications in one process).

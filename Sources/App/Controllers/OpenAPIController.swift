@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Web
 import Yams
 
 /// The API description: `Docs/openapi.yaml` is the source, served as JSON.

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Onboarding
+import Web
 
 /// Portfolio placement: upload (streamed), progress, rejects file, acknowledgement, recall.
 struct PlacementsController {

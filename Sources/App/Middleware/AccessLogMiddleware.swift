@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import Web
 
 /// One log line per request: method, route pattern (never the raw path or query, which can
 /// hold identifiers or search terms), status and duration.

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Postgres
+import Web
 
 /// `Idempotency-Key` on authenticated POSTs, with Stripe's semantics.
 ///

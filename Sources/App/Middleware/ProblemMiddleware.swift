@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Postgres
 import Synchronization
+import Web
 
 /// Turns every error into an RFC 9457 `application/problem+json` response.
 ///
@@ -49,7 +50,7 @@ struct ProblemMiddleware: RouterMiddleware {
         case let error as HTTPError:
             return problem(for: error, limit: context.maxBodyBytes)
         case let error as DecodingError:
-            return decodingProblem(error)
+            return Problem.decoding(error)
         case let error as PostgresError where error.kind == .commitOutcomeUnknown:
             return Problem(
                 status: 500, code: "outcome-unknown", title: "Outcome unknown",
@@ -79,40 +80,6 @@ struct ProblemMiddleware: RouterMiddleware {
             return Problem(
                 status: status, code: status >= 500 ? "internal" : "bad-request",
                 title: error.status.reasonPhrase, detail: status >= 500 ? nil : error.body)
-        }
-    }
-
-    /// Names the field at fault (its JSON path) without echoing the value.
-    static func decodingProblem(_ error: DecodingError) -> Problem {
-        func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
-            let keys = codingPath + (last.map { [$0] } ?? [])
-            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            return text.isEmpty ? "body" : text.replacingOccurrences(of: ".[", with: "[")
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            return .validation([.init(field: path(context.codingPath, key), reason: "is required")])
-        case .typeMismatch(let type, let context):
-            return .validation([.init(field: path(context.codingPath), reason: "must be \(describe(type))")])
-        case .valueNotFound(let type, let context):
-            return .validation([.init(field: path(context.codingPath), reason: "must be \(describe(type)), not null")])
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                return .badRequest("The body is not valid JSON.")
-            }
-            return .validation([.init(field: path(context.codingPath), reason: "has an invalid value")])
-        @unknown default:
-            return .badRequest("The body could not be decoded.")
-        }
-    }
-
-    static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: return "a string"
-        case is Int.Type, is Int64.Type, is Int32.Type: return "an integer"
-        case is Bool.Type: return "true or false"
-        case is Double.Type: return "a number"
-        default: return "of type \(type)"
         }
     }
 

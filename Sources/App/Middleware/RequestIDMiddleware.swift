@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import Web
 
 /// Gives every request an ID: the caller's `X-Request-ID` when it is a safe token, else a new
 /// random one. It goes into every log line of the request and back in the response.

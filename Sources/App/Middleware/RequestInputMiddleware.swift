@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Hummingbird
+import Web
 
 /// Refuses request lines the handlers should never have to reason about, naming what is wrong:
 /// a path or query holding U+0000 (PostgreSQL text cannot store it: it would be cut there), and a

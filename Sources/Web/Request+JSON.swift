@@ -6,7 +6,7 @@ extension Request {
     /// Decodes a JSON body of at most the context's body limit.
     /// - Throws: `Problem`: 413 over the limit, 415 when not JSON, 400 for unreadable JSON,
     ///   422 naming the field that is missing or of the wrong type.
-    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+    public func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
         guard let contentType = headers[.contentType]?.lowercased(), contentType.hasPrefix("application/json") else {
             throw Problem(status: 415, code: "unsupported-media-type", title: "Unsupported media type", detail: "Send application/json.")
         }
@@ -26,7 +26,7 @@ extension Request {
         do {
             value = try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw ProblemMiddleware.decodingProblem(error)
+            throw Problem.decoding(error)
         }
         let nulFields = JSONNulScan.fields(in: data)
         if !nulFields.isEmpty {
@@ -40,10 +40,10 @@ extension Request {
 
 /// Finds the JSON strings (values or keys) that hold U+0000. PostgreSQL text cannot store it,
 /// so such input is refused whole, naming each field, rather than stored cut at the NUL.
-enum JSONNulScan {
+public enum JSONNulScan {
     /// The paths (`creditor.city`, `items[2].name`) of every string holding U+0000; empty for
     /// the usual body, which is checked by one byte scan for the `\u0000` escape.
-    static func fields(in data: Data) -> [String] {
+    public static func fields(in data: Data) -> [String] {
         let escape = Array("\\u0000".utf8)
         guard data.firstRange(of: escape) != nil,
             let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])

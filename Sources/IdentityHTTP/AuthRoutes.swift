@@ -2,9 +2,10 @@ import Core
 import Foundation
 import Hummingbird
 import Identity
+import Web
 
 /// Login, logout, the caller's own account.
-struct AuthController {
+struct AuthRoutes {
     let identity: IdentityService
 
     struct TokenRequest: Decodable {
@@ -46,7 +47,7 @@ struct AuthController {
     static let invalidCredentials = Problem(
         status: 401, code: "invalid-credentials", title: "Invalid credentials", detail: "The email, password or code is not valid.")
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func add(to router: RouteCollection<AppRequestContext>) {
         router.post("/v1/auth/token") { request, context -> Response in
             let body = try await request.decodeJSON(TokenRequest.self, context: context)
             guard body.email.count <= 254, body.password.count <= 1024, (body.totp?.count ?? 0) <= 16 else {

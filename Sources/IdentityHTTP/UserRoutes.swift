@@ -4,10 +4,11 @@ import HTTPTypes
 import Hummingbird
 import Identity
 import Onboarding
+import Web
 
 /// Agency staff (`/v1/staff`, admin) and each creditor's users (`/v1/creditors/{id}/users`,
 /// admin or the creditor's own creditor_admin).
-struct UsersController {
+struct UserRoutes {
     let users: UserDirectory
     let creditors: CreditorDirectory
 
@@ -27,7 +28,7 @@ struct UsersController {
         let totpUri: String?
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func add(to router: RouteCollection<AppRequestContext>) {
         // Staff
         router.get("/v1/staff") { request, context in
             let actor = try context.requireStaff(.admin, .supervisor)
@@ -93,17 +94,4 @@ struct UsersController {
         if created.totpSecret != nil { response.markSensitive() }
         return response
     }
-}
-
-extension Response {
-    /// The body holds a secret shown once: never cached, never stored for idempotent replay.
-    mutating func markSensitive() {
-        headers[.cacheControl] = "no-store"
-        headers[.relanceSensitive] = "1"
-    }
-}
-
-extension HTTPField.Name {
-    /// Internal marker read by `IdempotencyMiddleware`; removed before the response leaves.
-    static let relanceSensitive = HTTPField.Name("X-Relance-Sensitive")!
 }

@@ -6,13 +6,13 @@ import Hummingbird
 /// second wall behind it.
 extension AppRequestContext {
     /// The caller, or 401.
-    func requirePrincipal() throws -> Principal {
+    public func requirePrincipal() throws -> Principal {
         guard let principal else { throw Problem.unauthorized }
         return principal
     }
 
     /// A staff caller with one of `roles`, or 401/403.
-    func requireStaff(_ roles: Role...) throws -> Principal {
+    public func requireStaff(_ roles: Role...) throws -> Principal {
         let principal = try requirePrincipal()
         guard principal.isStaff, let role = principal.role, roles.contains(role) else { throw Problem.forbidden }
         return principal
@@ -27,14 +27,14 @@ extension AppRequestContext {
     ///   - staff: staff roles allowed.
     ///   - creditor: creditor user roles allowed (on their own creditor).
     ///   - keys: whether the creditor's API keys may call, and with which scope.
-    func requireCreditorAccess(_ creditorID: UUID, staff: Set<Role>, creditor: Set<Role>, keys: KeyAccess = .none) throws -> Principal {
+    public func requireCreditorAccess(_ creditorID: UUID, staff: Set<Role>, creditor: Set<Role>, keys: KeyAccess = .none) throws -> Principal {
         let principal = try requirePrincipal()
         return try authorize(principal, creditorID, staff: staff, creditor: creditor, keys: keys)
     }
 
     /// The same, reading the creditor from the `{creditorId}` path parameter after the caller
     /// is known (so an anonymous caller gets 401 whatever the path says).
-    func requireCreditorAccess(staff: Set<Role>, creditor: Set<Role>, keys: KeyAccess = .none) throws -> (Principal, UUID) {
+    public func requireCreditorAccess(staff: Set<Role>, creditor: Set<Role>, keys: KeyAccess = .none) throws -> (Principal, UUID) {
         let principal = try requirePrincipal()
         let creditorID = try parameters.requireUUID("creditorId", what: "creditor")
         return (try authorize(principal, creditorID, staff: staff, creditor: creditor, keys: keys), creditorID)
@@ -62,7 +62,7 @@ extension AppRequestContext {
 }
 
 /// Whether a route admits creditor API keys.
-enum KeyAccess {
+public enum KeyAccess: Sendable {
     case none
     case anyScope
     case scope(APIScope)
@@ -70,43 +70,8 @@ enum KeyAccess {
 
 extension Parameters {
     /// A UUID path parameter; anything else is a 404 (not a 400: it names nothing that exists).
-    func requireUUID(_ name: String, what: String) throws -> UUID {
+    public func requireUUID(_ name: String, what: String) throws -> UUID {
         guard let text = self.get(name), let id = UUID(uuidString: text) else { throw Problem.notFound(what) }
         return id
-    }
-}
-
-/// Keyset pagination: `?limit=` (1-200, default 50) and `?after=<id>`.
-struct Page {
-    let limit: Int
-    let after: UUID?
-
-    init(_ request: Request) throws {
-        let query = request.uri.queryParameters
-        if let text = query.get("limit") {
-            guard let value = Int(text), (1...200).contains(value) else {
-                throw Problem.validation([.init(field: "limit", reason: "must be a whole number from 1 to 200")])
-            }
-            limit = value
-        } else {
-            limit = 50
-        }
-        if let text = query.get("after") {
-            guard let id = UUID(uuidString: text) else { throw Problem.validation([.init(field: "after", reason: "must be an ID from a previous page")]) }
-            after = id
-        } else {
-            after = nil
-        }
-    }
-}
-
-/// A page of results; `next` is the `after` value for the following page.
-struct Paged<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
-    let items: [Item]
-    let next: UUID?
-
-    init(items: [Item], limit: Int, id: (Item) -> UUID) {
-        self.items = items
-        self.next = items.count == limit ? items.last.map(id) : nil
     }
 }

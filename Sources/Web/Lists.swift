@@ -1,0 +1,47 @@
+import Foundation
+import Hummingbird
+import Core
+
+/// Keyset pagination: `?limit=` (1-200, default 50) and `?after=<id>`.
+public struct Page: Sendable {
+    public let limit: Int
+    public let after: UUID?
+
+    public init(_ request: Request) throws {
+        let query = request.uri.queryParameters
+        if let text = query.get("limit") {
+            guard let value = Int(text), (1...200).contains(value) else {
+                throw Problem.validation([.init(field: "limit", reason: "must be a whole number from 1 to 200")])
+            }
+            limit = value
+        } else {
+            limit = 50
+        }
+        if let text = query.get("after") {
+            guard let id = UUID(uuidString: text) else { throw Problem.validation([.init(field: "after", reason: "must be an ID from a previous page")]) }
+            after = id
+        } else {
+            after = nil
+        }
+    }
+}
+
+/// A page of results; `next` is the `after` value for the following page.
+public struct Paged<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
+    public let items: [Item]
+    public let next: UUID?
+
+    public init(items: [Item], limit: Int, id: (Item) -> UUID) {
+        self.items = items
+        self.next = items.count == limit ? items.last.map(id) : nil
+    }
+}
+
+/// A short, complete list (no pagination needed).
+public struct Listed<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
+    public let items: [Item]
+
+    public init(items: [Item]) {
+        self.items = items
+    }
+}
