@@ -77,6 +77,7 @@ let package = Package(
                 "Core", "Postgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -104,6 +105,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Onboarding over HTTP: creditors, contracts, placements (and the upload's limits).
+        .target(
+            name: "OnboardingHTTP",
+            dependencies: [
+                "Core", "Onboarding", "Postgres", "Web",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP application: configuration, middleware, routes, buildApplication.
         .target(
             name: "App",
@@ -112,6 +126,7 @@ let package = Package(
                 "Identity",
                 "IdentityHTTP",
                 "Onboarding",
+                "OnboardingHTTP",
                 "Postgres",
                 "Web",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -7,23 +7,41 @@ import IdentityHTTP
 import Logging
 import NIOCore
 import Onboarding
+import OnboardingHTTP
 import Postgres
 import ServiceLifecycle
 import Web
 
-/// Builds the routes every instance serves. Later modules add their controllers here.
+/// The bounded contexts this service is made of, each with its routes and background services.
+/// A new module is added here, and nowhere else in `App` (Docs/architecture.md).
+public func buildModules(configuration: AppConfiguration, pool: PostgresPool, logger: Logger) throws -> [any HTTPModule] {
+    let secrets = try SecretBox(base64Key: configuration.dataKey)
+    let creditors = CreditorDirectory(pool: pool)
+    return [
+        IdentityModule(identity: IdentityService(pool: pool, secrets: secrets), users: UserDirectory(pool: pool, secrets: secrets), creditors: creditors),
+        OnboardingModule(
+            pool: pool, creditors: creditors,
+            limits: .init(
+                maxBytes: configuration.maxPlacementBytes, overall: configuration.maxUploads, perCreditor: configuration.maxUploadsPerCreditor,
+                minBytesPerSecond: configuration.uploadMinBytesPerSecond, rateWindow: configuration.uploadRateWindow),
+            logger: Logger(label: "relance.placements")),
+    ]
+}
+
+/// Builds the routes every instance serves: the platform's (health, metrics, the OpenAPI
+/// document) and every module's, behind one chain of middleware.
 ///
 /// - Parameters:
 ///   - pool: the service role's connection pool.
 ///   - openAPI: the parsed `Docs/openapi.yaml`.
+///   - modules: the modules to serve (`buildModules` when nil; their services are then not run).
 public func buildRouter(
     configuration: AppConfiguration, pool: PostgresPool, openAPI: OpenAPIDocument, readiness: Readiness, expectedMigrations: Int,
-    worker: PlacementWorker? = nil
+    modules: [any HTTPModule]? = nil
 ) throws -> Router<AppRequestContext> {
     _ = Telemetry.registry
-    let secrets = try SecretBox(base64Key: configuration.dataKey)
-    let identity = IdentityService(pool: pool, secrets: secrets)
-    let users = UserDirectory(pool: pool, secrets: secrets)
+    let modules = try modules ?? buildModules(configuration: configuration, pool: pool, logger: Logger(label: "relance"))
+    let identity = IdentityService(pool: pool, secrets: try SecretBox(base64Key: configuration.dataKey))
     let router = Router(context: AppRequestContext.self)
     let routes = RouteTable()
     // Outermost first: every response, errors included, gets a request ID, is logged and
@@ -40,22 +58,15 @@ public func buildRouter(
     HealthController(pool: pool, readiness: readiness, expectedMigrations: expectedMigrations).addRoutes(to: router)
     MetricsController(token: configuration.metricsToken).addRoutes(to: router)
     openAPI.addRoutes(to: router)
-    let creditors = CreditorDirectory(pool: pool)
-    router.addRoutes(IdentityModule(identity: identity, users: users, creditors: creditors).routes())
-    CreditorsController(creditors: creditors).addRoutes(to: router)
-    ContractsController(mandates: MandateBook(pool: pool), fees: FeeScheduleBook(pool: pool)).addRoutes(to: router)
-    let placements = PlacementService(pool: pool, maxBytes: configuration.maxPlacementBytes)
-    PlacementsController(
-        placements: placements, worker: worker ?? PlacementWorker(placements: placements, logger: Logger(label: "relance.placements")),
-        uploads: UploadGate(limits: .init(overall: configuration.maxUploads, perCreditor: configuration.maxUploadsPerCreditor)),
-        uploadPace: (configuration.uploadMinBytesPerSecond, configuration.uploadRateWindow)
-    ).addRoutes(to: router)
+    for module in modules {
+        router.addRoutes(module.routes())
+    }
     routes.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
     return router
 }
 
-/// Builds the HTTPS application: router, TLS, limits, and the services it runs (the pool is
-/// closed last, after in-flight requests are done).
+/// Builds the HTTPS application: router, TLS, limits, and the services it runs (the modules'
+/// services, then the pool, which is closed last, after in-flight requests are done).
 ///
 /// - Throws: when the TLS files or the OpenAPI document cannot be read.
 public func buildApplication(
@@ -63,9 +74,9 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let openAPI = try OpenAPIDocument(yamlFile: configuration.openAPIPath)
     let expected = try Migrator(directory: configuration.migrationsDirectory, logger: logger).migrations.count
-    let worker = PlacementWorker(placements: PlacementService(pool: pool, maxBytes: configuration.maxPlacementBytes), logger: logger)
+    let modules = try buildModules(configuration: configuration, pool: pool, logger: logger)
     let router = try buildRouter(
-        configuration: configuration, pool: pool, openAPI: openAPI, readiness: readiness, expectedMigrations: expected, worker: worker)
+        configuration: configuration, pool: pool, openAPI: openAPI, readiness: readiness, expectedMigrations: expected, modules: modules)
     let tls = try TLSSettings.serverConfiguration(
         certificatePath: configuration.tlsCertificatePath, keyPath: configuration.tlsKeyPath)
     let http1 = HTTP1Channel.Configuration(
@@ -76,7 +87,7 @@ public func buildApplication(
         router: router,
         server: try .tls(ProblemHTTP1Channel.builder(configuration: http1), tlsConfiguration: tls),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: [pool, worker, IdempotencySweeper(pool: pool, logger: logger)],
+        services: [pool] + modules.flatMap(\.services) + [IdempotencySweeper(pool: pool, logger: logger)],
         logger: logger
     )
 }

@@ -21,18 +21,14 @@ struct IdempotencyMiddleware: RouterMiddleware {
     let pool: PostgresPool
     /// Routes whose bodies stream (placements) keep their own idempotency and are skipped.
     var streamingSuffixes: [String] = []
-    static let header = HTTPField.Name("Idempotency-Key")!
-    static let replayed = HTTPField.Name("Idempotent-Replayed")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method == .post, let key = request.headers[Self.header], let principal = context.principal,
+        guard request.method == .post, request.headers[IdempotencyKey.header] != nil, let principal = context.principal,
             !streamingSuffixes.contains(where: { request.uri.path.hasSuffix($0) })
         else {
             return try await next(request, context)
         }
-        guard (1...255).contains(key.utf8.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7e }) else {
-            throw Problem.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 visible ASCII characters")])
-        }
+        guard let key = try IdempotencyKey.of(request.headers) else { return try await next(request, context) }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: context.maxBodyBytes)
@@ -149,7 +145,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
                 status: 409, code: "idempotent-secret-not-replayed", title: "Already created",
                 detail: "The original response held a secret shown once; the object exists at \(location ?? "its location").")
         }
-        var headers: HTTPFields = [Self.replayed: "true"]
+        var headers: HTTPFields = [IdempotencyKey.replayed: "true"]
         if let type = try row.decode(String?.self, "content_type") { headers[.contentType] = type }
         if let location { headers[.location] = location }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))

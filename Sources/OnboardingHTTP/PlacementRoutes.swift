@@ -6,7 +6,7 @@ import Onboarding
 import Web
 
 /// Portfolio placement: upload (streamed), progress, rejects file, acknowledgement, recall.
-struct PlacementsController {
+struct PlacementRoutes {
     let placements: PlacementService
     let worker: PlacementWorker
     let uploads: UploadGate
@@ -15,14 +15,11 @@ struct PlacementsController {
     static let staffReaders: Set<Role> = [.admin, .supervisor]
     static let creditorReaders: Set<Role> = [.creditorAdmin, .creditorViewer]
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func add(to router: RouteCollection<AppRequestContext>) {
         router.post("/v1/creditors/{creditorId}/placements") { request, context -> Response in
             let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin], keys: .scope(.placements))
             let format = try Self.format(of: request)
-            let key = request.headers[IdempotencyMiddleware.header]
-            if let key, !(1...255).contains(key.utf8.count) || !key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7e }) {
-                throw Problem.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 visible ASCII characters")])
-            }
+            let key = try IdempotencyKey.of(request.headers)
             // Each upload holds a database connection while its file comes in: a bounded number
             // at once, each at a minimum pace, so slow uploads cannot take every connection.
             let permit = try uploads.admit(creditor)
@@ -64,7 +61,7 @@ struct PlacementsController {
             var response = try placement.response(from: request, context: context)
             response.status = replayed ? .ok : .accepted
             response.headers[.location] = "/v1/placements/\(placement.id.uuidString.lowercased())"
-            if replayed { response.headers[IdempotencyMiddleware.replayed] = "true" }
+            if replayed { response.headers[IdempotencyKey.replayed] = "true" }
             return response
         }
         router.get("/v1/creditors/{creditorId}/placements") { request, context in

@@ -6,13 +6,13 @@ import Web
 
 /// A creditor's mandates and fee schedules: recorded by the agency's admin, readable by the
 /// creditor's own users.
-struct ContractsController {
+struct ContractRoutes {
     let mandates: MandateBook
     let fees: FeeScheduleBook
 
     static let readers: Set<Role> = [.admin, .supervisor]
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func add(to router: RouteCollection<AppRequestContext>) {
         router.post("/v1/creditors/{creditorId}/mandates") { request, context -> Response in
             let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [])
             let body = try await request.decodeJSON(MandateBook.Input.self, context: context)

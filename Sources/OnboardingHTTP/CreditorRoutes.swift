@@ -5,10 +5,10 @@ import Onboarding
 import Web
 
 /// Creditors (the tenants).
-struct CreditorsController {
+struct CreditorRoutes {
     let creditors: CreditorDirectory
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func add(to router: RouteCollection<AppRequestContext>) {
         router.post("/v1/creditors") { request, context -> Response in
             let actor = try context.requireStaff(.admin)
             var body = try await request.decodeJSON(CreditorDirectory.Input.self, context: context)

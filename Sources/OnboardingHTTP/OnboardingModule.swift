@@ -1,0 +1,69 @@
+import Core
+import Hummingbird
+import Logging
+import Onboarding
+import Postgres
+import ServiceLifecycle
+import Web
+
+/// Creditor onboarding: the creditors (tenants), their contracts (mandates, fee schedules) and
+/// their placements (upload, progress, rejects, acknowledgement, recall), with the placement
+/// worker that merges what was uploaded, on every node.
+public struct OnboardingModule: HTTPModule {
+    public let name = "onboarding"
+
+    /// How placement uploads are bounded on this node (`RELANCE_UPLOADS_*`,
+    /// `RELANCE_MAX_PLACEMENT_BYTES`).
+    public struct UploadLimits: Sendable {
+        public var maxBytes: Int
+        public var overall: Int
+        public var perCreditor: Int
+        public var minBytesPerSecond: Int
+        public var rateWindow: Duration
+
+        public init(maxBytes: Int, overall: Int, perCreditor: Int, minBytesPerSecond: Int, rateWindow: Duration) {
+            self.maxBytes = maxBytes
+            self.overall = overall
+            self.perCreditor = perCreditor
+            self.minBytesPerSecond = minBytesPerSecond
+            self.rateWindow = rateWindow
+        }
+    }
+
+    let creditors: CreditorDirectory
+    let mandates: MandateBook
+    let fees: FeeScheduleBook
+    let placements: PlacementService
+    let worker: PlacementWorker
+    let uploads: UploadGate
+    let limits: UploadLimits
+
+    public init(pool: PostgresPool, creditors: CreditorDirectory, limits: UploadLimits, logger: Logger) {
+        self.creditors = creditors
+        self.mandates = MandateBook(pool: pool)
+        self.fees = FeeScheduleBook(pool: pool)
+        self.placements = PlacementService(pool: pool, maxBytes: limits.maxBytes)
+        self.worker = PlacementWorker(placements: placements, logger: logger)
+        self.uploads = UploadGate(limits: .init(overall: limits.overall, perCreditor: limits.perCreditor))
+        self.limits = limits
+    }
+
+    public func routes() -> RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        CreditorRoutes(creditors: creditors).add(to: routes)
+        ContractRoutes(mandates: mandates, fees: fees).add(to: routes)
+        PlacementRoutes(
+            placements: placements, worker: worker, uploads: uploads,
+            uploadPace: (limits.minBytesPerSecond, limits.rateWindow)
+        ).add(to: routes)
+        return routes
+    }
+
+    public var services: [any Service] { [worker] }
+}
+
+// Domain types stay free of HTTP; this module declares how they are sent.
+extension CreditorDirectory.Creditor: ResponseEncodable {}
+extension MandateBook.Mandate: ResponseEncodable {}
+extension FeeScheduleBook.Schedule: ResponseEncodable {}
+extension PlacementService.Placement: ResponseEncodable {}
