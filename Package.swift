@@ -118,6 +118,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The service's own endpoints: health, metrics, the OpenAPI document.
+        .target(
+            name: "Platform",
+            dependencies: [
+                "Core", "Postgres", "Web",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP application: configuration, middleware, routes, buildApplication.
         .target(
             name: "App",
@@ -127,6 +140,7 @@ let package = Package(
                 "IdentityHTTP",
                 "Onboarding",
                 "OnboardingHTTP",
+                "Platform",
                 "Postgres",
                 "Web",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -149,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "relance",
             dependencies: [
-                "App", "Core", "Identity", "Onboarding", "Postgres",
+                "App", "Core", "Identity", "Onboarding", "Platform", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -180,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "App", "TestSupport", "Web",
+                "App", "Platform", "TestSupport", "Web",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import Onboarding
 import OnboardingHTTP
+import Platform
 import Postgres
 import ServiceLifecycle
 import Web
@@ -55,10 +56,9 @@ public func buildRouter(
         AuthenticationMiddleware(identity: identity)
         IdempotencyMiddleware(pool: pool, streamingSuffixes: ["/placements"])
     }
-    HealthController(pool: pool, readiness: readiness, expectedMigrations: expectedMigrations).addRoutes(to: router)
-    MetricsController(token: configuration.metricsToken).addRoutes(to: router)
-    openAPI.addRoutes(to: router)
-    for module in modules {
+    let platform = PlatformModule(
+        pool: pool, readiness: readiness, expectedMigrations: expectedMigrations, metricsToken: configuration.metricsToken, openAPI: openAPI)
+    for module in [platform] + modules {
         router.addRoutes(module.routes())
     }
     routes.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })

@@ -3,6 +3,7 @@ import Core
 import ArgumentParser
 import Foundation
 import Logging
+import Platform
 import Postgres
 import ServiceLifecycle
 

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Platform
 import TestSupport
 import Testing
 

@@ -2,6 +2,7 @@ import App
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Platform
 import Postgres
 import Testing
 import TestSupport

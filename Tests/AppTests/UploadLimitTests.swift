@@ -41,7 +41,10 @@ struct UploadLimitTests {
     @Test func trickledUploadsAreBoundedAndStoppedWhileTheAPIAnswers() async throws {
         let settings = [
             "RELANCE_DB_POOL_SIZE": "4", "RELANCE_UPLOADS_MAX": "2", "RELANCE_UPLOADS_PER_CREDITOR": "1",
-            "RELANCE_UPLOAD_MIN_BYTES_PER_SECOND": "20000", "RELANCE_UPLOAD_RATE_WINDOW_S": "3",
+            // The window is the time the second upload below has to find the first one still
+            // streaming: 3 s was once too short in a loaded full suite run (the first upload was
+            // already stopped, and the second accepted).
+            "RELANCE_UPLOAD_MIN_BYTES_PER_SECOND": "20000", "RELANCE_UPLOAD_RATE_WINDOW_S": "6",
         ]
         try await TestApp.withApp(settings) { configuration, _, database in
             let fixtures = try Fixtures(database)

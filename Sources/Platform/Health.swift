@@ -18,7 +18,7 @@ public final class Readiness: Sendable {
 
 /// `GET /health/live` (the process answers) and `GET /health/ready` (the database answers,
 /// the schema is current, and the instance is not shutting down).
-struct HealthController {
+struct HealthRoutes {
     let pool: PostgresPool
     let readiness: Readiness
     let expectedMigrations: Int
@@ -29,7 +29,7 @@ struct HealthController {
         var migrations: String?
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func add(to router: RouteCollection<AppRequestContext>) {
         router.get("/health/live") { _, _ in Status(status: "ok") }
         router.get("/health/ready") { _, _ in try await ready() }
     }

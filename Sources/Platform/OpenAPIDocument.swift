@@ -38,7 +38,7 @@ public struct OpenAPIDocument: Sendable {
         self.json = Array(try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]))
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func add(to router: RouteCollection<AppRequestContext>) {
         let json = self.json
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))

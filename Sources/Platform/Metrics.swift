@@ -16,10 +16,10 @@ public enum Telemetry {
 }
 
 /// `GET /metrics`: Prometheus text. Labels are methods, route patterns and status codes only.
-struct MetricsController {
+struct MetricsRoutes {
     let token: String?
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func add(to router: RouteCollection<AppRequestContext>) {
         router.get("/metrics") { request, _ -> Response in
             if let token {
                 guard let header = request.headers[.authorization], ConstantTime.equal(header, "Bearer \(token)") else {
