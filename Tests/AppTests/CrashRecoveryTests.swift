@@ -80,7 +80,7 @@ struct CrashRecoveryTests {
                 try await Task.sleep(for: .milliseconds(5))
             }
             if !caught { server.terminate() }
-            server.waitUntilExit()
+            await ProcessLauncher.waitUntilExit(server)
             // verify: the kill landed mid-merge, and nothing of the placement is visible
             #expect(caught, "the merge finished before the kill: use a larger file")
             if caught {
@@ -100,7 +100,7 @@ struct CrashRecoveryTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             server.terminate()
-            server.waitUntilExit()
+            await ProcessLauncher.waitUntilExit(server)
             #expect(completed)
             #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM claims WHERE creditor_id = \(creditor)") == rows)
             #expect(try await count(fixtures.admin, "SELECT accepted::int8 FROM placements WHERE id = \(placement)") == rows)
@@ -139,7 +139,7 @@ struct CrashRecoveryTests {
             // act: upload; once the merge has committed `merged`, kill the server
             let out = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
             let curl = try upload(file: file, port: port, creditor: creditor, key: key, output: out)
-            curl.waitUntilExit()
+            await ProcessLauncher.waitUntilExit(curl)
             let response = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any]
             let placement = try #require((response?["id"] as? String).flatMap { UUID(uuidString: $0) })
             var merged = false
@@ -151,7 +151,7 @@ struct CrashRecoveryTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
+            await ProcessLauncher.waitUntilExit(server)
             releaseSignal.yield()
             try await holder.value
             // verify: merged, not finished; the claims are there, the acknowledgement is not
@@ -171,7 +171,7 @@ struct CrashRecoveryTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             server.terminate()
-            server.waitUntilExit()
+            await ProcessLauncher.waitUntilExit(server)
             #expect(completed)
             #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM claims WHERE creditor_id = \(creditor)") == rows)
             #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placement_outcomes WHERE placement_id = \(placement)") == rows)
@@ -210,8 +210,8 @@ struct CrashRecoveryTests {
             }
             #expect(copying, "the upload never reached COPY")
             kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-            curl.waitUntilExit()
+            await ProcessLauncher.waitUntilExit(server)
+            await ProcessLauncher.waitUntilExit(curl)
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placements") == 0)
             #expect(try await count(fixtures.admin, "SELECT count(*)::int8 FROM placement_rows") == 0)

@@ -27,6 +27,11 @@ struct HTTPSTests {
         return process.terminationStatus == 0
     }
 
+    /// The same, off the cooperative threads (`ProcessLauncher.offPool`).
+    func handshake(port: Int, _ arguments: [String]) async throws -> Bool {
+        try await ProcessLauncher.offPool { try handshake(port: port, arguments) as Bool }
+    }
+
     /// Sends raw bytes over TLS and returns what the server answered before closing.
     func rawExchange(port: Int, _ bytes: [UInt8]) throws -> String {
         let process = Process()
@@ -52,17 +57,18 @@ struct HTTPSTests {
             let app = try await buildApplication(configuration: configuration, pool: pool, logger: TestApp.logger)
             try await app.test(.ahc(.https)) { client in
                 let port = try #require(client.port)
-                func send(_ head: String, raw: [UInt8]? = nil) throws -> String {
-                    try rawExchange(port: port, raw ?? Array(head.utf8))
+                func send(_ head: String, raw: [UInt8]? = nil) async throws -> String {
+                    let bytes = raw ?? Array(head.utf8)
+                    return try await ProcessLauncher.offPool { try rawExchange(port: port, bytes) }
                 }
-                let longURL = try send("GET /health/live?x=\(String(repeating: "a", count: 20 * 1024)) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                let longURL = try await send("GET /health/live?x=\(String(repeating: "a", count: 20 * 1024)) HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 #expect(longURL.hasPrefix("HTTP/1.1 414"), "\(longURL.prefix(200))")
                 #expect(longURL.lowercased().contains("content-type: application/problem+json"))
                 #expect(longURL.contains("uri-too-long"))
-                let bigHeader = try send("GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Padding: \(String(repeating: "b", count: 20 * 1024))\r\n\r\n")
+                let bigHeader = try await send("GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Padding: \(String(repeating: "b", count: 20 * 1024))\r\n\r\n")
                 #expect(bigHeader.hasPrefix("HTTP/1.1 431"), "\(bigHeader.prefix(200))")
                 #expect(bigHeader.contains("header-fields-too-large"))
-                let rawByte = try send("", raw: Array("GET /health/".utf8) + [0xFF] + Array(" HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+                let rawByte = try await send("", raw: Array("GET /health/".utf8) + [0xFF] + Array(" HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
                 #expect(rawByte.hasPrefix("HTTP/1.1 400"), "\(rawByte.prefix(200))")
                 #expect(rawByte.contains("\"status\":400"))
                 #expect(rawByte.lowercased().contains("content-type: application/problem+json"))
@@ -85,14 +91,14 @@ struct HTTPSTests {
                 }
                 let port = try #require(client.port)
                 // SECLEVEL=0 lets the client offer old protocols, so a refusal is the server's.
-                #expect(try handshake(port: port, ["-tls1_2"]))
-                #expect(try handshake(port: port, ["-tls1_3"]))
-                #expect(try !handshake(port: port, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]))
-                #expect(try !handshake(port: port, ["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]))
+                #expect(try await handshake(port: port, ["-tls1_2"]))
+                #expect(try await handshake(port: port, ["-tls1_3"]))
+                #expect(try await !handshake(port: port, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]))
+                #expect(try await !handshake(port: port, ["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]))
                 // TLS 1.2 with CBC or without forward secrecy: not in the intermediate list.
-                #expect(try !handshake(port: port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA"]))
-                #expect(try !handshake(port: port, ["-tls1_2", "-cipher", "AES128-GCM-SHA256"]))
-                #expect(try handshake(port: port, ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]))
+                #expect(try await !handshake(port: port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA"]))
+                #expect(try await !handshake(port: port, ["-tls1_2", "-cipher", "AES128-GCM-SHA256"]))
+                #expect(try await handshake(port: port, ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]))
             }
         }
     }

@@ -68,7 +68,7 @@ struct IdempotencyCrashTests {
                         try await Task.sleep(for: .milliseconds(Int.random(in: 200...500)))
                         if round % 2 == 0 {
                             kill(server.process.processIdentifier, SIGKILL)
-                            server.process.waitUntilExit()
+                            await ProcessLauncher.waitUntilExit(server.process)
                             server.process = try ServerProcess.start(database, port: port)
                         } else {
                             _ = try await fixtures.admin.query(
@@ -80,7 +80,7 @@ struct IdempotencyCrashTests {
                 return try await group.reduce(into: [(Int, String, String?)]()) { $0 += $1 }
             }
             server.process.terminate()
-            server.process.waitUntilExit()
+            await ProcessLauncher.waitUntilExit(server.process)
 
             // The faults landed: some requests had to be sent again.
             #expect(retried.value > 0)

@@ -96,7 +96,7 @@ struct UploadLimitTests {
                 var statuses: [String] = []
                 let waiting = ContinuousClock.now
                 for (curl, status) in slow {
-                    curl.waitUntilExit()
+                    await ProcessLauncher.waitUntilExit(curl)
                     statuses.append(String(decoding: try Data(contentsOf: status), as: UTF8.self))
                     try? FileManager.default.removeItem(at: status)
                 }
@@ -111,7 +111,7 @@ struct UploadLimitTests {
                 #expect(try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM placements")!.decode(Int.self, "n") == 0)
                 #expect(try await fixtures.admin.one("SELECT count(*)::int8 AS n FROM placement_rows")!.decode(Int.self, "n") == 0)
                 let normal = try upload(port: port, creditor: first, key: firstKey, file: slowFile, rate: nil, status: dir.appendingPathComponent("status-normal"))
-                normal.waitUntilExit()
+                await ProcessLauncher.waitUntilExit(normal)
                 #expect(String(decoding: try Data(contentsOf: dir.appendingPathComponent("status-normal")), as: UTF8.self) == "202")
             }
             try await fixtures.close()

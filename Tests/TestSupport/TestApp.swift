@@ -122,6 +122,24 @@ public enum ProcessLauncher {
         try process.run()
     }
 
+    /// Runs blocking work (reading a child process's output, waiting for its exit) on a thread
+    /// of its own, not on one of Swift's cooperative threads. There are as many of those as
+    /// cores, two here: two tests blocked on them starve every other task of the test process,
+    /// an in-process server the blocked test is waiting for included (seen: a raw TLS exchange
+    /// read nothing for 20 s, and a dozen other tests timed out waiting for database
+    /// connections meanwhile).
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    /// Waits for a child process to exit, off the cooperative threads (`offPool`).
+    public static func waitUntilExit(_ process: Process) async {
+        nonisolated(unsafe) let process = process
+        _ = try? await offPool { process.waitUntilExit() }
+    }
+
     /// Closes both ends of pipes once the child is done with them.
     public static func close(_ pipes: Pipe...) {
         for pipe in pipes {
