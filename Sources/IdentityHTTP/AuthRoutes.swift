@@ -48,6 +48,7 @@ struct AuthRoutes {
         status: 401, code: "invalid-credentials", title: "Invalid credentials", detail: "The email, password or code is not valid.")
 
     func add(to router: RouteCollection<AppRequestContext>) {
+        let callers = router.group(context: CallerContext.self)
         router.post("/v1/auth/token") { request, context -> Response in
             let body = try await request.decodeJSON(TokenRequest.self, context: context)
             guard body.email.count <= 254, body.password.count <= 1024, (body.totp?.count ?? 0) <= 16 else {
@@ -75,20 +76,19 @@ struct AuthRoutes {
                 }
             }
         }
-        router.post("/v1/auth/logout") { _, context -> Response in
-            let principal = try context.requirePrincipal()
+        callers.post("/v1/auth/logout") { _, context -> Response in
+            let principal = try context.require(.ownAccount)
             guard principal.sessionID != nil else {
                 throw Problem(status: 400, code: "not-a-session", title: "Not a session", detail: "API keys are revoked, not logged out.")
             }
             try await identity.logout(principal, requestID: context.requestID)
             return Response(status: .noContent)
         }
-        router.get("/v1/me") { _, context in
-            Me(try context.requirePrincipal())
+        callers.get("/v1/me") { _, context in
+            Me(try context.require(.ownAccount))
         }
-        router.post("/v1/auth/password") { request, context -> Response in
-            let principal = try context.requirePrincipal()
-            guard principal.kind != .apiKey else { throw Problem.forbidden }
+        callers.post("/v1/auth/password") { request, context -> Response in
+            let principal = try context.require(.ownPassword)
             let body = try await request.decodeJSON(PasswordChange.self, context: context)
             try await identity.changePassword(principal, current: body.currentPassword, new: body.newPassword, requestID: context.requestID)
             return Response(status: .noContent)

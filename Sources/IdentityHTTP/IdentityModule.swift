@@ -19,6 +19,8 @@ public struct IdentityModule: HTTPModule {
         self.creditors = creditors
     }
 
+    public var permissions: [Permission] { Permission.identity }
+
     public func routes() -> RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
         AuthRoutes(identity: identity).add(to: routes)

@@ -10,11 +10,11 @@ struct ContractRoutes {
     let mandates: MandateBook
     let fees: FeeScheduleBook
 
-    static let readers: Set<Role> = [.admin, .supervisor]
 
-    func add(to router: RouteCollection<AppRequestContext>) {
+    func add(to routes: RouteCollection<AppRequestContext>) {
+        let router = routes.group(context: CallerContext.self)
         router.post("/v1/creditors/{creditorId}/mandates") { request, context -> Response in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [])
+            let (actor, creditor) = try context.require(.contractsManage, onCreditorIn: "creditorId")
             let body = try await request.decodeJSON(MandateBook.Input.self, context: context)
             let mandate = try await mandates.record(body, creditor: creditor, by: actor, requestID: context.requestID)
             var response = try mandate.response(from: request, context: context)
@@ -23,11 +23,11 @@ struct ContractRoutes {
             return response
         }
         router.get("/v1/creditors/{creditorId}/mandates") { _, context in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: Self.readers, creditor: [.creditorAdmin, .creditorViewer])
+            let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
             return Listed(items: try await mandates.list(creditor: creditor, as: actor))
         }
         router.get("/v1/creditors/{creditorId}/mandates/{mandateId}") { _, context in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: Self.readers, creditor: [.creditorAdmin, .creditorViewer])
+            let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
             let id = try context.parameters.requireUUID("mandateId", what: "mandate")
             guard let mandate = try await mandates.list(creditor: creditor, as: actor).first(where: { $0.id == id }) else {
                 throw Problem.notFound("mandate")
@@ -35,7 +35,7 @@ struct ContractRoutes {
             return mandate
         }
         router.post("/v1/creditors/{creditorId}/mandates/{mandateId}/terminate") { _, context in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [])
+            let (actor, creditor) = try context.require(.contractsManage, onCreditorIn: "creditorId")
             let id = try context.parameters.requireUUID("mandateId", what: "mandate")
             guard let mandate = try await mandates.terminate(id, creditor: creditor, by: actor, requestID: context.requestID) else {
                 throw Problem.notFound("mandate")
@@ -43,7 +43,7 @@ struct ContractRoutes {
             return mandate
         }
         router.post("/v1/creditors/{creditorId}/fee-schedules") { request, context -> Response in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [])
+            let (actor, creditor) = try context.require(.contractsManage, onCreditorIn: "creditorId")
             let body = try await request.decodeJSON(FeeScheduleBook.Input.self, context: context)
             let schedule = try await fees.add(body, creditor: creditor, by: actor, requestID: context.requestID)
             var response = try schedule.response(from: request, context: context)
@@ -52,7 +52,7 @@ struct ContractRoutes {
             return response
         }
         router.get("/v1/creditors/{creditorId}/fee-schedules") { _, context in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: Self.readers, creditor: [.creditorAdmin, .creditorViewer])
+            let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
             return Listed(items: try await fees.list(creditor: creditor, as: actor))
         }
     }

@@ -8,9 +8,10 @@ import Web
 struct CreditorRoutes {
     let creditors: CreditorDirectory
 
-    func add(to router: RouteCollection<AppRequestContext>) {
+    func add(to routes: RouteCollection<AppRequestContext>) {
+        let router = routes.group(context: CallerContext.self)
         router.post("/v1/creditors") { request, context -> Response in
-            let actor = try context.requireStaff(.admin)
+            let actor = try context.require(.creditorsManage)
             var body = try await request.decodeJSON(CreditorDirectory.Input.self, context: context)
             body.status = nil
             let creditor = try await creditors.create(body, by: actor, requestID: context.requestID)
@@ -20,19 +21,18 @@ struct CreditorRoutes {
             return response
         }
         router.get("/v1/creditors") { request, context in
-            let actor = try context.requirePrincipal()
+            let actor = try context.require(.creditorsList)
             let page = try Page(request)
             // Row-level security narrows a creditor principal to its own creditor.
             return Paged(items: try await creditors.list(as: actor, limit: page.limit, after: page.after), limit: page.limit, id: \.id)
         }
         router.get("/v1/creditors/{creditorId}") { _, context in
-            let (actor, id) = try context.requireCreditorAccess(
-                staff: Set(Role.allCases.filter(\.isStaff)), creditor: [.creditorAdmin, .creditorViewer], keys: .anyScope)
+            let (actor, id) = try context.require(.creditorsRead, onCreditorIn: "creditorId")
             guard let creditor = try await creditors.find(id, as: actor) else { throw Problem.notFound("creditor") }
             return creditor
         }
         router.patch("/v1/creditors/{creditorId}") { request, context in
-            let (actor, id) = try context.requireCreditorAccess(staff: [.admin], creditor: [])
+            let (actor, id) = try context.require(.creditorsManage, onCreditorIn: "creditorId")
             let body = try await request.decodeJSON(CreditorDirectory.Input.self, context: context)
             guard let creditor = try await creditors.update(id, body, by: actor, requestID: context.requestID)
             else { throw Problem.notFound("creditor") }

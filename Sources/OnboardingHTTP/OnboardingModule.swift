@@ -60,6 +60,7 @@ public struct OnboardingModule: HTTPModule {
     }
 
     public var services: [any Service] { [worker] }
+    public var permissions: [Permission] { Permission.onboarding }
 }
 
 // Domain types stay free of HTTP; this module declares how they are sent.

@@ -12,12 +12,10 @@ struct PlacementRoutes {
     let uploads: UploadGate
     let uploadPace: (minBytesPerSecond: Int, window: Duration)
 
-    static let staffReaders: Set<Role> = [.admin, .supervisor]
-    static let creditorReaders: Set<Role> = [.creditorAdmin, .creditorViewer]
-
-    func add(to router: RouteCollection<AppRequestContext>) {
+    func add(to routes: RouteCollection<AppRequestContext>) {
+        let router = routes.group(context: CallerContext.self)
         router.post("/v1/creditors/{creditorId}/placements") { request, context -> Response in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin], keys: .scope(.placements))
+            let (actor, creditor) = try context.require(.placementsPlace, onCreditorIn: "creditorId")
             let format = try Self.format(of: request)
             let key = try IdempotencyKey.of(request.headers)
             // Each upload holds a database connection while its file comes in: a bounded number
@@ -65,7 +63,7 @@ struct PlacementRoutes {
             return response
         }
         router.get("/v1/creditors/{creditorId}/placements") { request, context in
-            let (actor, creditor) = try context.requireCreditorAccess(staff: Self.staffReaders, creditor: Self.creditorReaders, keys: .scope(.placements))
+            let (actor, creditor) = try context.require(.placementsRead, onCreditorIn: "creditorId")
             let page = try Page(request)
             let before = try request.uri.queryParameters.get("before").map { text -> UUID in
                 guard let id = UUID(uuidString: text) else {
@@ -109,7 +107,7 @@ struct PlacementRoutes {
         router.post("/v1/creditors/{creditorId}/recalls") { request, context -> Response in
             struct Recall: Decodable { let references: [String] }
             struct Result: ResponseEncodable { let recalled: [String]; let unknown: [String] }
-            let (actor, creditor) = try context.requireCreditorAccess(staff: [.admin], creditor: [.creditorAdmin], keys: .scope(.placements))
+            let (actor, creditor) = try context.require(.placementsPlace, onCreditorIn: "creditorId")
             let body = try await request.decodeJSON(Recall.self, context: context)
             guard (1...10_000).contains(body.references.count) else {
                 throw Problem.validation([.init(field: "references", reason: "must list 1 to 10000 creditor references")])
@@ -119,22 +117,16 @@ struct PlacementRoutes {
         }
     }
 
-    /// Who may read a placement: staff admin/supervisor, the creditor's users, its API keys
-    /// with the placements scope. Another creditor's placement is invisible (404).
-    func placementAndActor(_ context: AppRequestContext) async throws -> (PlacementService.Placement, Principal) {
-        let actor = try context.requirePrincipal()
-        switch actor.kind {
-        case .staff: guard let role = actor.role, Self.staffReaders.contains(role) else { throw Problem.forbidden }
-        case .creditorUser: guard let role = actor.role, Self.creditorReaders.contains(role) else { throw Problem.forbidden }
-        case .apiKey: guard actor.scopes.contains(.placements) else { throw Problem.forbidden }
-        case .system: throw Problem.forbidden
-        }
+    /// A placement the caller may read (`placementsRead`); another creditor's placement is
+    /// invisible (row-level security: 404).
+    func placementAndActor(_ context: CallerContext) async throws -> (PlacementService.Placement, Principal) {
+        let actor = try context.require(.placementsRead)
         let id = try context.parameters.requireUUID("placementId", what: "placement")
         guard let placement = try await placements.find(id, as: actor) else { throw Problem.notFound("placement") }
         return (placement, actor)
     }
 
-    func placement(_ context: AppRequestContext) async throws -> PlacementService.Placement {
+    func placement(_ context: CallerContext) async throws -> PlacementService.Placement {
         try await placementAndActor(context).0
     }
 

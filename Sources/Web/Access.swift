@@ -2,70 +2,31 @@ import Core
 import Foundation
 import Hummingbird
 
-/// Wall 1: every handler states who may call it. The database's row-level security is the
-/// second wall behind it.
-extension AppRequestContext {
-    /// The caller, or 401.
-    public func requirePrincipal() throws -> Principal {
-        guard let principal else { throw Problem.unauthorized }
+/// Wall 1: every handler that needs a caller runs with a `CallerContext` (401 before it without
+/// one) and states the permission it needs. The database's row-level security is the second
+/// wall behind it.
+extension CallerContext {
+    /// A route not about one creditor (or about an object whose creditor row-level security
+    /// checks): the caller's role or key scope must be allowed, else 403.
+    @discardableResult
+    public func require(_ permission: Permission) throws -> Principal {
+        guard permission.admits(principal) else { throw Problem.forbidden }
         return principal
     }
 
-    /// A staff caller with one of `roles`, or 401/403.
-    public func requireStaff(_ roles: Role...) throws -> Principal {
-        let principal = try requirePrincipal()
-        guard principal.isStaff, let role = principal.role, roles.contains(role) else { throw Problem.forbidden }
-        return principal
-    }
-
-    /// A caller allowed on one creditor's resources.
+    /// A route about the creditor named by the `{creditorId}` path parameter.
     ///
     /// A creditor principal (user or API key) of another creditor gets 404, exactly like a
-    /// missing creditor, so existence never leaks across tenants. Then the role (or, for an
-    /// API key, the scope) must be allowed, else 403.
-    /// - Parameters:
-    ///   - staff: staff roles allowed.
-    ///   - creditor: creditor user roles allowed (on their own creditor).
-    ///   - keys: whether the creditor's API keys may call, and with which scope.
-    public func requireCreditorAccess(_ creditorID: UUID, staff: Set<Role>, creditor: Set<Role>, keys: KeyAccess = .none) throws -> Principal {
-        let principal = try requirePrincipal()
-        return try authorize(principal, creditorID, staff: staff, creditor: creditor, keys: keys)
-    }
-
-    /// The same, reading the creditor from the `{creditorId}` path parameter after the caller
-    /// is known (so an anonymous caller gets 401 whatever the path says).
-    public func requireCreditorAccess(staff: Set<Role>, creditor: Set<Role>, keys: KeyAccess = .none) throws -> (Principal, UUID) {
-        let principal = try requirePrincipal()
-        let creditorID = try parameters.requireUUID("creditorId", what: "creditor")
-        return (try authorize(principal, creditorID, staff: staff, creditor: creditor, keys: keys), creditorID)
-    }
-
-    private func authorize(_ principal: Principal, _ creditorID: UUID, staff: Set<Role>, creditor: Set<Role>, keys: KeyAccess) throws -> Principal {
-        switch principal.kind {
-        case .staff:
-            guard let role = principal.role, staff.contains(role) else { throw Problem.forbidden }
-        case .creditorUser:
-            guard principal.creditorID == creditorID else { throw Problem.notFound("creditor") }
-            guard let role = principal.role, creditor.contains(role) else { throw Problem.forbidden }
-        case .apiKey:
-            guard principal.creditorID == creditorID else { throw Problem.notFound("creditor") }
-            switch keys {
-            case .none: throw Problem.forbidden
-            case .anyScope: break
-            case .scope(let scope): guard principal.scopes.contains(scope) else { throw Problem.forbidden }
-            }
-        case .system:
-            throw Problem.forbidden
+    /// missing creditor, so existence never leaks across tenants; then the role (or, for an API
+    /// key, the scope) must be allowed, else 403.
+    /// - Returns: the caller and the creditor.
+    public func require(_ permission: Permission, onCreditorIn parameter: String = "creditorId") throws -> (Principal, UUID) {
+        let creditorID = try parameters.requireUUID(parameter, what: "creditor")
+        if principal.kind == .creditorUser || principal.kind == .apiKey, principal.creditorID != creditorID {
+            throw Problem.notFound("creditor")
         }
-        return principal
+        return (try require(permission), creditorID)
     }
-}
-
-/// Whether a route admits creditor API keys.
-public enum KeyAccess: Sendable {
-    case none
-    case anyScope
-    case scope(APIScope)
 }
 
 extension Parameters {

@@ -6,7 +6,7 @@ extension Request {
     /// Decodes a JSON body of at most the context's body limit.
     /// - Throws: `Problem`: 413 over the limit, 415 when not JSON, 400 for unreadable JSON,
     ///   422 naming the field that is missing or of the wrong type.
-    public func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+    public func decodeJSON<T: Decodable>(_ type: T.Type, context: some RelanceRequestContext) async throws -> T {
         guard let contentType = headers[.contentType]?.lowercased(), contentType.hasPrefix("application/json") else {
             throw Problem(status: 415, code: "unsupported-media-type", title: "Unsupported media type", detail: "Send application/json.")
         }
