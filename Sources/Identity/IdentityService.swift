@@ -44,7 +44,7 @@ public struct IdentityService: Sendable {
     /// - Throws: `LoginError`.
     public func login(email: String, password: String, totp: String?, clientAddress: String, requestID: String?) async throws -> Session {
         let email = email.trimmingCharacters(in: .whitespaces).lowercased()
-        let accountKey = "acct:" + Tokens.sha256(email).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let accountKey = "acct:" + Tokens.sha256(email).prefix(16).hexString
         let addressKey = "addr:" + clientAddress
         // The attempt is counted before the password is checked, in the same statement that
         // reads the count: parallel guesses each take one of the attempts left, and no more.

@@ -62,7 +62,7 @@ public struct Migrator: Sendable {
             guard let sql = String(data: data, encoding: .utf8) else {
                 throw MigrationError(description: "migration \(file) is not UTF-8")
             }
-            let checksum = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            let checksum = Array(SHA256.hash(data: data)).hexString
             migrations.append(Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: sql, checksum: checksum))
         }
         self.init(migrations: migrations, logger: logger)

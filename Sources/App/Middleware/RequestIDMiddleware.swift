@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import Postgres
 import Web
 
 /// Gives every request an ID: the caller's `X-Request-ID` when it is a safe token, else a new
@@ -31,8 +32,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
-        let hex = Array("0123456789abcdef")
-        return String((0..<24).map { _ in hex[Int(generator.next() % 16)] })
+        return (0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexString
     }
 }
 
