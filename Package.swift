@@ -70,11 +70,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The one owner of debtors, cases and claims: their vocabulary and the rules every
+        // module that changes them uses (case totals).
+        .target(
+            name: "Portfolio",
+            dependencies: ["Core", "Postgres"],
+            swiftSettings: swiftSettings
+        ),
         // Creditors (the tenants), mandates, fee schedules, placements.
         .target(
             name: "Onboarding",
             dependencies: [
-                "Core", "Postgres",
+                "Core", "Portfolio", "Postgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -189,6 +196,11 @@ let package = Package(
         .testTarget(
             name: "OnboardingTests",
             dependencies: ["Onboarding", "Core", "Postgres", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PortfolioTests",
+            dependencies: ["Portfolio", "Onboarding", "Core", "Postgres", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

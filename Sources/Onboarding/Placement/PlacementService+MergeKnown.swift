@@ -2,6 +2,7 @@ import Core
 import Crypto
 import Foundation
 import Logging
+import Portfolio
 import Postgres
 import Synchronization
 
@@ -108,7 +109,7 @@ extension PlacementService {
                 """
                 UPDATE m SET case_id = cs.id FROM cases cs
                 WHERE m.claim_id IS NULL AND cs.creditor_id = \(c) AND cs.debtor_id = m.debtor_id AND cs.currency = m.currency
-                  AND cs.status IN ('open', 'paused', 'disputed')
+                  AND cs.status IN \(CaseStatus.liveList)
                 """)
         }
         // New cases get their totals at once; only cases that existed are re-totalled below.
@@ -149,7 +150,7 @@ extension PlacementService {
                    principal_minor = r.principal_minor, row_hash = r.row_hash, last_placement_id = \(p), updated_at = now()
             FROM m JOIN placement_rows r ON r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = m.row_number
             WHERE c.creditor_id = \(c) AND c.id = m.claim_id AND m.claim_status = 'open'
-              AND m.case_status IN ('open', 'paused', 'disputed') AND m.old_hash <> m.row_hash
+              AND m.case_status IN \(CaseStatus.liveList) AND m.old_hash <> m.row_hash
             """)
         }
         try await tx.execute(
@@ -157,7 +158,7 @@ extension PlacementService {
             INSERT INTO placement_outcomes (creditor_id, placement_id, row_number, creditor_reference, outcome, claim_id, case_id)
             SELECT \(c), \(p), row_number, creditor_reference,
                    CASE WHEN claim_id IS NULL THEN 'accepted'
-                        WHEN claim_status <> 'open' OR case_status NOT IN ('open', 'paused', 'disputed') THEN 'closed'
+                        WHEN claim_status <> 'open' OR case_status NOT IN \(CaseStatus.liveList) THEN 'closed'
                         WHEN old_hash = row_hash THEN 'unchanged'
                         ELSE 'updated' END,
                    coalesce(claim_id, new_claim_id), coalesce(existing_case_id, case_id)
@@ -165,16 +166,13 @@ extension PlacementService {
             """)
         // Totals of the cases that existed before and got new or changed claims.
         if existingClaims > 0 || knownDebtors > 0 {
-            try await tx.execute(
-                """
-                UPDATE cases cs SET principal_minor = t.principal, balance_minor = t.balance, oldest_due_date = t.oldest, updated_at = now()
-                FROM (SELECT case_id, sum(principal_minor) AS principal, sum(balance_minor) AS balance, min(due_date) AS oldest
-                      FROM claims WHERE creditor_id = \(c) AND status = 'open'
-                        AND case_id IN (SELECT case_id FROM m WHERE claim_id IS NULL AND case_id NOT IN (SELECT id FROM nc)
-                                        UNION SELECT existing_case_id FROM m WHERE claim_id IS NOT NULL AND old_hash <> row_hash)
-                      GROUP BY case_id) t
-                WHERE cs.creditor_id = \(c) AND cs.id = t.case_id
-                """)
+            try await CaseTotals.recompute(
+                creditor: c,
+                cases: """
+                    SELECT case_id FROM m WHERE claim_id IS NULL AND case_id NOT IN (SELECT id FROM nc)
+                    UNION SELECT existing_case_id FROM m WHERE claim_id IS NOT NULL AND old_hash <> row_hash
+                    """,
+                in: tx)
         }
         let outcome = try await tx.one(
             """

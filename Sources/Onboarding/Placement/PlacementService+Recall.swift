@@ -2,13 +2,12 @@ import Core
 import Crypto
 import Foundation
 import Logging
+import Portfolio
 import Postgres
 import Synchronization
 
 // Recall: the creditor withdraws claims.
 extension PlacementService {
-    // MARK: - Recall
-
     /// The creditor withdraws claims by reference; a case whose claims are all recalled is
     /// recalled. Unknown references are reported, not an error.
     public func recall(references: [String], creditor: UUID, by actor: Principal, requestID: String?) async throws -> (recalled: [String], unknown: [String]) {
@@ -23,18 +22,13 @@ extension PlacementService {
             let known = try await tx.query(
                 "SELECT creditor_reference FROM claims WHERE creditor_id = \(creditor) AND creditor_reference = ANY(\(unique))")
             let cases = Array(Set(try recalled.map { try $0.decode(UUID.self, "case_id") }))
+            try await CaseTotals.recompute(creditor: creditor, ids: cases, in: tx)
+            // A live case whose claims are all recalled is recalled.
             try await tx.execute(
                 """
-                UPDATE cases cs SET status = CASE WHEN t.open_claims = 0 THEN 'recalled' ELSE cs.status END,
-                       closed_at = CASE WHEN t.open_claims = 0 THEN now() ELSE cs.closed_at END,
-                       close_reason = CASE WHEN t.open_claims = 0 THEN 'recalled' ELSE cs.close_reason END,
-                       principal_minor = t.principal, balance_minor = t.balance, updated_at = now()
-                FROM (SELECT cs2.id, count(cl.id) FILTER (WHERE cl.status = 'open') AS open_claims,
-                             coalesce(sum(cl.principal_minor) FILTER (WHERE cl.status = 'open'), 0) AS principal,
-                             coalesce(sum(cl.balance_minor) FILTER (WHERE cl.status = 'open'), 0) AS balance
-                      FROM cases cs2 LEFT JOIN claims cl ON cl.creditor_id = cs2.creditor_id AND cl.case_id = cs2.id
-                      WHERE cs2.creditor_id = \(creditor) AND cs2.id = ANY(\(cases)) GROUP BY cs2.id) t
-                WHERE cs.creditor_id = \(creditor) AND cs.id = t.id
+                UPDATE cases cs SET status = 'recalled', closed_at = now(), close_reason = 'recalled', updated_at = now()
+                WHERE cs.creditor_id = \(creditor) AND cs.id = ANY(\(cases)) AND cs.status IN \(CaseStatus.liveList)
+                  AND NOT EXISTS (SELECT 1 FROM claims cl WHERE cl.creditor_id = cs.creditor_id AND cl.case_id = cs.id AND cl.status = 'open')
                 """)
             let recalledRefs = try recalled.map { try $0.decode(String.self, "creditor_reference") }.sorted()
             let knownRefs = Set(try known.map { try $0.decode(String.self, "creditor_reference") })
