@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Postgres
 
 /// Turns a placement file's bytes, as they arrive, into binary COPY data for `placement_rows`:
 /// parse, check each row, write the good ones and the reasons for the bad ones. Memory stays
@@ -139,10 +140,10 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                 }
                 switch result {
                 case .success(let staged):
-                    CopyBinary.line(creditor: creditor, placement: placement, staged, ids: &ids, into: &out)
+                    StagedRowCopy.line(creditor: creditor, placement: placement, staged, ids: &ids, into: &out)
                 case .failure(let refused):
                     rejected += 1
-                    CopyBinary.rejectLine(creditor: creditor, placement: placement, refused, into: &out)
+                    StagedRowCopy.rejectLine(creditor: creditor, placement: placement, refused, into: &out)
                 }
             }
             return (out, rejected)
@@ -191,10 +192,10 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
         mutating func emit(_ result: Result<StagedRow, RejectedRow>, into out: inout [UInt8]) {
             switch result {
             case .success(let row):
-                CopyBinary.line(creditor: stream.creditor, placement: stream.placement, row, ids: &ids, into: &out)
+                StagedRowCopy.line(creditor: stream.creditor, placement: stream.placement, row, ids: &ids, into: &out)
             case .failure(let rejected):
                 stream.tally.rejected += 1
-                CopyBinary.rejectLine(creditor: stream.creditor, placement: stream.placement, rejected, into: &out)
+                StagedRowCopy.rejectLine(creditor: stream.creditor, placement: stream.placement, rejected, into: &out)
             }
         }
     }

@@ -422,142 +422,59 @@ enum CopyText {
     }
 }
 
-/// Writes staged rows in PostgreSQL's binary COPY format, straight into bytes: nothing to
-/// escape on our side, nothing to parse on the server's (ids, dates, numbers and the
-/// digest travel as they are stored; text as its UTF-8 bytes, checked by the server).
-/// Integers are big-endian; each field is its length (-1: NULL) then its bytes.
-enum CopyBinary {
-    /// Signature, flags, no header extension.
-    static let header: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
-    /// A field count of -1 ends the data.
-    static let trailer: [UInt8] = [0xFF, 0xFF]
-
+/// A staged row in PostgreSQL's binary COPY format (`CopyBinary`, in the database layer), in
+/// the columns of `placement_rows`.
+enum StagedRowCopy {
     static let columns =
         "creditor_id, placement_id, row_number, reject_field, reject_reason, creditor_reference, invoice_number, issue_date, due_date, "
         + "principal_minor, currency, debtor_kind, debtor_name, first_name, last_name, siren, birth_date, email, phone, address_line1, "
         + "address_line2, postal_code, city, country, time_zone, language, row_hash, match_keys, group_key, claim_id, debtor_id, case_id"
     static let columnCount = 32
 
-    /// PostgreSQL's `text` element type, named by binary arrays.
-    static let textOID: Int32 = 25
-
-    static func int16(_ n: Int16, into out: inout [UInt8]) {
-        withUnsafeBytes(of: n.bigEndian) { out.append(contentsOf: $0) }
-    }
-
-    static func int32(_ n: Int32, into out: inout [UInt8]) {
-        withUnsafeBytes(of: n.bigEndian) { out.append(contentsOf: $0) }
-    }
-
-    static func int64(_ n: Int64, into out: inout [UInt8]) {
-        withUnsafeBytes(of: n.bigEndian) { out.append(contentsOf: $0) }
-    }
-
-    static func null(into out: inout [UInt8]) {
-        int32(-1, into: &out)
-    }
-
-    static func text(_ s: String?, into out: inout [UInt8]) {
-        guard var s else { return null(into: &out) }
-        s.withUTF8 { bytes in
-            int32(Int32(bytes.count), into: &out)
-            out.append(contentsOf: bytes)
-        }
-    }
-
-    /// 16 raw bytes (an id already in that form).
-    static func uuid(_ bytes: [UInt8], into out: inout [UInt8]) {
-        int32(16, into: &out)
-        out.append(contentsOf: bytes)
-    }
-
-    static func uuidBytes(_ id: UUID) -> [UInt8] {
-        withUnsafeBytes(of: id.uuid) { Array($0) }
-    }
-
-    /// Days since 2000-01-01, PostgreSQL's date.
-    static func daysSince2000(_ d: CalendarDate) -> Int32 {
-        // Days from civil (H. Hinnant): years start in March, so leap days come last.
-        let y = d.month <= 2 ? d.year - 1 : d.year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * ((d.month + 9) % 12) + 2) / 5 + d.day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return Int32(era * 146_097 + dayOfEra - 719_468 - 10_957)
-    }
-
-    static func date(_ d: CalendarDate?, into out: inout [UInt8]) {
-        guard let d else { return null(into: &out) }
-        int32(4, into: &out)
-        int32(daysSince2000(d), into: &out)
-    }
-
-    /// A one-dimensional `text[]` (empty: no dimensions).
-    static func textArray(_ items: [String], into out: inout [UInt8]) {
-        let lengthAt = out.count
-        int32(0, into: &out)  // the field's length, written below
-        int32(items.isEmpty ? 0 : 1, into: &out)  // dimensions
-        int32(0, into: &out)  // no NULL element
-        int32(textOID, into: &out)
-        if !items.isEmpty {
-            int32(Int32(items.count), into: &out)
-            int32(1, into: &out)  // lower bound
-            for item in items { text(item, into: &out) }
-        }
-        let length = Int32(out.count - lengthAt - 4)
-        withUnsafeBytes(of: length.bigEndian) { out.replaceSubrange(lengthAt..<lengthAt + 4, with: $0) }
-    }
-
     static func line(creditor: [UInt8], placement: [UInt8], _ row: StagedRow, ids: inout PlacementIDs, into out: inout [UInt8]) {
-        int16(Int16(columnCount), into: &out)
-        uuid(creditor, into: &out)
-        uuid(placement, into: &out)
-        int32(4, into: &out)
-        int32(Int32(row.rowNumber), into: &out)
-        null(into: &out)  // not rejected
-        null(into: &out)
-        text(row.creditorReference, into: &out)
-        text(row.invoiceNumber, into: &out)
-        date(row.issueDate, into: &out)
-        date(row.dueDate, into: &out)
-        int32(8, into: &out)
-        int64(Int64(row.principalMinor), into: &out)
-        text(row.currency, into: &out)
-        text(row.debtorKind, into: &out)
-        text(row.debtorName, into: &out)
-        text(row.firstName, into: &out)
-        text(row.lastName, into: &out)
-        text(row.siren, into: &out)
-        date(row.birthDate, into: &out)
-        text(row.email, into: &out)
-        text(row.phone, into: &out)
-        text(row.addressLine1, into: &out)
-        text(row.addressLine2, into: &out)
-        text(row.postalCode, into: &out)
-        text(row.city, into: &out)
-        text(row.country, into: &out)
-        text(row.timeZone, into: &out)
-        text(row.language, into: &out)
-        row.hash.withUnsafeBytes { digest in
-            int32(Int32(digest.count), into: &out)
-            out.append(contentsOf: digest)
-        }
+        CopyBinary.row(fields: columnCount, into: &out)
+        CopyBinary.uuid(creditor, into: &out)
+        CopyBinary.uuid(placement, into: &out)
+        CopyBinary.integer(Int32(row.rowNumber), into: &out)
+        CopyBinary.null(into: &out)  // not rejected
+        CopyBinary.null(into: &out)
+        CopyBinary.text(row.creditorReference, into: &out)
+        CopyBinary.text(row.invoiceNumber, into: &out)
+        CopyBinary.date(row.issueDate, into: &out)
+        CopyBinary.date(row.dueDate, into: &out)
+        CopyBinary.bigint(Int64(row.principalMinor), into: &out)
+        CopyBinary.text(row.currency, into: &out)
+        CopyBinary.text(row.debtorKind, into: &out)
+        CopyBinary.text(row.debtorName, into: &out)
+        CopyBinary.text(row.firstName, into: &out)
+        CopyBinary.text(row.lastName, into: &out)
+        CopyBinary.text(row.siren, into: &out)
+        CopyBinary.date(row.birthDate, into: &out)
+        CopyBinary.text(row.email, into: &out)
+        CopyBinary.text(row.phone, into: &out)
+        CopyBinary.text(row.addressLine1, into: &out)
+        CopyBinary.text(row.addressLine2, into: &out)
+        CopyBinary.text(row.postalCode, into: &out)
+        CopyBinary.text(row.city, into: &out)
+        CopyBinary.text(row.country, into: &out)
+        CopyBinary.text(row.timeZone, into: &out)
+        CopyBinary.text(row.language, into: &out)
+        row.hash.withUnsafeBytes { CopyBinary.bytes($0, into: &out) }
         let keys = row.matchKeys
-        textArray(keys, into: &out)
+        CopyBinary.textArray(keys, into: &out)
         let group = keys.first ?? "ref:" + row.creditorReference
-        text(group, into: &out)
+        CopyBinary.text(group, into: &out)
         ids.writeClaim(row: row.rowNumber, into: &out)
         ids.writeDebtorAndCase(group: group, currency: row.currency, into: &out)
     }
 
     static func rejectLine(creditor: [UInt8], placement: [UInt8], _ row: RejectedRow, into out: inout [UInt8]) {
-        int16(Int16(columnCount), into: &out)
-        uuid(creditor, into: &out)
-        uuid(placement, into: &out)
-        int32(4, into: &out)
-        int32(Int32(row.rowNumber), into: &out)
-        text(row.field, into: &out)
-        text(row.reason, into: &out)
-        for _ in 0..<(columnCount - 5) { null(into: &out) }
+        CopyBinary.row(fields: columnCount, into: &out)
+        CopyBinary.uuid(creditor, into: &out)
+        CopyBinary.uuid(placement, into: &out)
+        CopyBinary.integer(Int32(row.rowNumber), into: &out)
+        CopyBinary.text(row.field, into: &out)
+        CopyBinary.text(row.reason, into: &out)
+        for _ in 0..<(columnCount - 5) { CopyBinary.null(into: &out) }
     }
 }

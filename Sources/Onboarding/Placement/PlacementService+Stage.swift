@@ -55,7 +55,7 @@ extension PlacementService {
                     base: body, format: format, validator: validator, creditor: CopyBinary.uuidBytes(creditor),
                     placement: CopyBinary.uuidBytes(id), maxBytes: maxBytes, tally: tally,
                     ids: PlacementIDs(placement: id, defaultCurrency: validator.defaultCurrency))
-                try await tx.copyFrom(SQL(unsafeRaw: "COPY placement_rows_upload (\(CopyBinary.columns)) FROM STDIN WITH (FORMAT binary)"), chunks: rows)
+                try await tx.copyFrom(SQL(unsafeRaw: "COPY placement_rows_upload (\(StagedRowCopy.columns)) FROM STDIN WITH (FORMAT binary)"), chunks: rows)
                 guard tally.received > 0 else {
                     throw Problem.validation([.init(field: "file", reason: "has no data rows")])
                 }
