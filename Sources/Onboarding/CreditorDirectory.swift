@@ -56,6 +56,23 @@ public struct CreditorDirectory: Sendable {
         public var defaultCurrency: String?
         public var remittanceIban: String?
         public var status: Status?
+
+        public init(
+            legalName: String? = nil, siren: String? = nil, siret: String? = nil, vatNumber: String? = nil, address: Address? = nil,
+            contact: Contact? = nil, jurisdiction: String? = nil, defaultCurrency: String? = nil, remittanceIban: String? = nil,
+            status: Status? = nil
+        ) {
+            self.legalName = legalName
+            self.siren = siren
+            self.siret = siret
+            self.vatNumber = vatNumber
+            self.address = address
+            self.contact = contact
+            self.jurisdiction = jurisdiction
+            self.defaultCurrency = defaultCurrency
+            self.remittanceIban = remittanceIban
+            self.status = status
+        }
     }
 
     /// The checked and normalised form of an `Input`.
@@ -182,11 +199,6 @@ public struct CreditorDirectory: Sendable {
                 actor: actor, requestID: requestID, in: tx)
             return try Self.decode(row!)
         }
-    }
-
-    /// Convenience for tests and the demo: a French creditor with a valid SIREN.
-    public func create(legalName: String, siren: String = "732829320", by actor: Principal, requestID: String?) async throws -> Creditor {
-        try await create(Input(legalName: legalName, siren: siren), by: actor, requestID: requestID)
     }
 
     /// One creditor, or nil when missing or out of the actor's reach (row-level security).

@@ -48,7 +48,8 @@ struct Demo: AsyncParsableCommand {
                 if let totp = created.totpSecret { line += "  totp_secret: \(totp)" }
                 lines.append(line)
             }
-            let creditor = try await CreditorDirectory(pool: pool).create(legalName: "Démo Fournitures SAS", by: installer, requestID: "demo-seed")
+            let creditor = try await CreditorDirectory(pool: pool).create(
+                .init(legalName: "Démo Fournitures SAS", siren: "732829320"), by: installer, requestID: "demo-seed")
             let creditorSecret = password()
             let creditorAdmin = try await users.create(
                 .init(email: "creditor@demo.relance.test", displayName: "Demo creditor admin", role: .creditorAdmin, creditorID: creditor.id, password: creditorSecret),
