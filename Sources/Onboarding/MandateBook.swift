@@ -4,6 +4,11 @@ import Postgres
 
 /// Signed mandates (CPCE R124-3). A creditor may place cases only while a mandate is active:
 /// not terminated, and today within its validity period.
+///
+/// The use cases (record, list, terminate): each opens one transaction as its caller, works
+/// through `MandateRows` (the table, in the caller's transaction) and audits in the same
+/// transaction. Another module's use case that needs a mandate inside its own transaction calls
+/// `MandateRows` (or `hasActiveMandate`) with that transaction.
 public struct MandateBook: Sendable {
     public let pool: PostgresPool
 
@@ -72,45 +77,19 @@ public struct MandateBook: Sendable {
         guard errors.isEmpty else { throw Problem.validation(errors) }
     }
 
-    static let columns: SQL = """
-        id, creditor_id, reference, signed_on, valid_from, valid_until, power_to_receive_funds, fee_basis, remittance_basis,
-        remittance_frequency, remittance_days_after_encashment, insurance_reference, status, created_at, terminated_at,
-        (status = 'active' AND valid_from <= current_date AND (valid_until IS NULL OR valid_until >= current_date)) AS active
-        """
-
-    static func decode(_ row: PostgresRow) throws -> Mandate {
-        Mandate(
-            id: try row.decode(UUID.self, "id"), creditorId: try row.decode(UUID.self, "creditor_id"),
-            reference: try row.decode(String.self, "reference"), signedOn: try row.decode(CalendarDate.self, "signed_on"),
-            validFrom: try row.decode(CalendarDate.self, "valid_from"), validUntil: try row.decode(CalendarDate?.self, "valid_until"),
-            powerToReceiveFunds: try row.decode(Bool.self, "power_to_receive_funds"), feeBasis: try row.decode(String.self, "fee_basis"),
-            remittanceBasis: RemittanceBasis(rawValue: try row.decode(String.self, "remittance_basis")) ?? .net,
-            remittanceFrequency: RemittanceFrequency(rawValue: try row.decode(String.self, "remittance_frequency")) ?? .monthly,
-            remittanceDaysAfterEncashment: try row.decode(Int.self, "remittance_days_after_encashment"),
-            insuranceReference: try row.decode(String.self, "insurance_reference"), status: try row.decode(String.self, "status"),
-            active: try row.decode(Bool.self, "active"), createdAt: try row.decode(Date.self, "created_at"),
-            terminatedAt: try row.decode(Date?.self, "terminated_at"))
-    }
-
+    /// Records a signed mandate, audited.
+    /// - Throws: `Problem.validation` naming each field at fault; 404 for a creditor missing or
+    ///   out of reach; 409 when the reference is already recorded for the creditor.
     public func record(_ input: Input, creditor: UUID, by actor: Principal, requestID: String?) async throws -> Mandate {
         try Self.check(input, today: CalendarDate(Date()))
-        let id = UUID()
         do {
             return try await pool.transaction(as: actor) { tx in
-                guard try await tx.one("SELECT 1 AS one FROM creditors WHERE id = \(creditor)") != nil else { throw Problem.notFound("creditor") }
-                let row = try await tx.one(
-                    """
-                    INSERT INTO mandates (creditor_id, id, reference, signed_on, valid_from, valid_until, power_to_receive_funds, fee_basis,
-                                          remittance_basis, remittance_frequency, remittance_days_after_encashment, insurance_reference, created_by)
-                    VALUES (\(creditor), \(id), \(input.reference.trimmingCharacters(in: .whitespaces)), \(input.signedOn), \(input.validFrom),
-                            \(input.validUntil), \(input.powerToReceiveFunds), \(input.feeBasis), \(input.remittanceBasis.rawValue),
-                            \(input.remittanceFrequency.rawValue), \(input.remittanceDaysAfterEncashment), \(input.insuranceReference), \(actor.id))
-                    RETURNING \(Self.columns)
-                    """)
+                try await MandateRows.requireCreditor(creditor, in: tx)
+                let mandate = try await MandateRows.insert(input, creditor: creditor, by: actor, in: tx)
                 try await AuditLog.append(
-                    AuditEntry(action: "mandate.record", objectType: "mandate", objectID: id.uuidString.lowercased(), creditorID: creditor),
+                    AuditEntry(action: "mandate.record", objectType: "mandate", objectID: mandate.id.uuidString.lowercased(), creditorID: creditor),
                     actor: actor, requestID: requestID, in: tx)
-                return try Self.decode(row!)
+                return mandate
             }
         } catch let error as PostgresError where error.code == .uniqueViolation {
             throw Problem(status: 409, code: "mandate-reference-taken", title: "Mandate reference already recorded",
@@ -121,34 +100,24 @@ public struct MandateBook: Sendable {
     /// - Throws: `Problem.notFound` when the creditor is missing or out of reach.
     public func list(creditor: UUID, as actor: Principal) async throws -> [Mandate] {
         try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
-            guard try await tx.one("SELECT 1 AS one FROM creditors WHERE id = \(creditor)") != nil else { throw Problem.notFound("creditor") }
-            return try await tx.query("SELECT \(Self.columns) FROM mandates WHERE creditor_id = \(creditor) ORDER BY valid_from DESC, created_at DESC")
-                .map(Self.decode)
+            try await MandateRows.requireCreditor(creditor, in: tx)
+            return try await MandateRows.all(creditor: creditor, in: tx)
         }
     }
 
-    /// Ends a mandate now. Returns nil when not found.
+    /// Ends a mandate now, audited. Returns nil when not found.
     public func terminate(_ id: UUID, creditor: UUID, by actor: Principal, requestID: String?) async throws -> Mandate? {
         try await pool.transaction(as: actor) { tx in
-            let row = try await tx.one(
-                """
-                UPDATE mandates SET status = 'terminated', terminated_at = coalesce(terminated_at, now())
-                WHERE creditor_id = \(creditor) AND id = \(id) RETURNING \(Self.columns)
-                """)
-            guard let row else { return nil }
+            guard let mandate = try await MandateRows.terminate(id, creditor: creditor, in: tx) else { return nil }
             try await AuditLog.append(
                 AuditEntry(action: "mandate.terminate", objectType: "mandate", objectID: id.uuidString.lowercased(), creditorID: creditor),
                 actor: actor, requestID: requestID, in: tx)
-            return try Self.decode(row)
+            return mandate
         }
     }
 
     /// Whether the creditor may place cases today, inside the caller's transaction.
     public static func hasActiveMandate(creditor: UUID, in tx: PostgresTransaction) async throws -> Bool {
-        try await tx.one(
-            """
-            SELECT 1 AS one FROM mandates WHERE creditor_id = \(creditor) AND status = 'active'
-              AND valid_from <= current_date AND (valid_until IS NULL OR valid_until >= current_date) LIMIT 1
-            """) != nil
+        try await MandateRows.hasActive(creditor: creditor, in: tx)
     }
 }
