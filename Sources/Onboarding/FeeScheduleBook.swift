@@ -101,39 +101,21 @@ public struct FeeScheduleBook: Sendable {
         guard errors.isEmpty else { throw Problem.validation(errors) }
     }
 
-    static let columns: SQL = "id, creditor_id, effective_from, currency, basis, tiers, minimum_fee_minor, maximum_fee_minor, created_at"
-
-    static func decode(_ row: PostgresRow) throws -> Schedule {
-        Schedule(
-            id: try row.decode(UUID.self, "id"), creditorId: try row.decode(UUID.self, "creditor_id"),
-            effectiveFrom: try row.decode(CalendarDate.self, "effective_from"), currency: try row.decode(String.self, "currency"),
-            basis: Basis(rawValue: try row.decode(String.self, "basis")) ?? .flat,
-            tiers: try row.decode(PostgresJSON.self, "tiers").decode([Tier].self),
-            minimumFeeMinor: try row.decode(Int?.self, "minimum_fee_minor"), maximumFeeMinor: try row.decode(Int?.self, "maximum_fee_minor"),
-            createdAt: try row.decode(Date.self, "created_at"))
-    }
-
-    /// Adds a version. Versions are never edited: a change is a new version from a later date.
+    /// Adds a version, audited. Versions are never edited: a change is a new version from a
+    /// later date.
     public func add(_ input: Input, creditor: UUID, by actor: Principal, requestID: String?) async throws -> Schedule {
         try Self.check(input)
-        let id = UUID()
         do {
             return try await pool.transaction(as: actor) { tx in
                 guard let owner = try await tx.one("SELECT default_currency FROM creditors WHERE id = \(creditor)") else {
                     throw Problem.notFound("creditor")
                 }
                 let currency = try input.currency?.uppercased() ?? owner.decode(String.self, "default_currency")
-                let row = try await tx.one(
-                    """
-                    INSERT INTO fee_schedules (creditor_id, id, effective_from, currency, basis, tiers, minimum_fee_minor, maximum_fee_minor, created_by)
-                    VALUES (\(creditor), \(id), \(input.effectiveFrom), \(currency), \(input.basis.rawValue), \(try PostgresJSON(encoding: input.tiers)),
-                            \(input.minimumFeeMinor), \(input.maximumFeeMinor), \(actor.id))
-                    RETURNING \(Self.columns)
-                    """)
+                let schedule = try await FeeScheduleRows.insert(input, currency: currency, creditor: creditor, by: actor, in: tx)
                 try await AuditLog.append(
-                    AuditEntry(action: "fee_schedule.add", objectType: "fee_schedule", objectID: id.uuidString.lowercased(), creditorID: creditor),
+                    AuditEntry(action: "fee_schedule.add", objectType: "fee_schedule", objectID: schedule.id.uuidString.lowercased(), creditorID: creditor),
                     actor: actor, requestID: requestID, in: tx)
-                return try Self.decode(row!)
+                return schedule
             }
         } catch let error as PostgresError where error.code == .uniqueViolation {
             throw Problem(status: 409, code: "fee-schedule-date-taken", title: "A version already starts that day",
@@ -144,18 +126,15 @@ public struct FeeScheduleBook: Sendable {
     /// - Throws: `Problem.notFound` when the creditor is missing or out of reach.
     public func list(creditor: UUID, as actor: Principal) async throws -> [Schedule] {
         try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
-            guard try await tx.one("SELECT 1 AS one FROM creditors WHERE id = \(creditor)") != nil else { throw Problem.notFound("creditor") }
-            return try await tx.query("SELECT \(Self.columns) FROM fee_schedules WHERE creditor_id = \(creditor) ORDER BY effective_from DESC")
-                .map(Self.decode)
+            try await CreditorRows.requireVisible(creditor, in: tx)
+            return try await FeeScheduleRows.all(creditor: creditor, in: tx)
         }
     }
 
     /// The version in force on a day, if any.
     public func inForce(creditor: UUID, on day: CalendarDate, as actor: Principal) async throws -> Schedule? {
         try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
-            try await tx.one(
-                "SELECT \(Self.columns) FROM fee_schedules WHERE creditor_id = \(creditor) AND effective_from <= \(day) ORDER BY effective_from DESC LIMIT 1"
-            ).map(Self.decode)
+            try await FeeScheduleRows.inForce(creditor: creditor, on: day, in: tx)
         }
     }
 }

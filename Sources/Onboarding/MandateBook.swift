@@ -84,7 +84,7 @@ public struct MandateBook: Sendable {
         try Self.check(input, today: CalendarDate(Date()))
         do {
             return try await pool.transaction(as: actor) { tx in
-                try await MandateRows.requireCreditor(creditor, in: tx)
+                try await CreditorRows.requireVisible(creditor, in: tx)
                 let mandate = try await MandateRows.insert(input, creditor: creditor, by: actor, in: tx)
                 try await AuditLog.append(
                     AuditEntry(action: "mandate.record", objectType: "mandate", objectID: mandate.id.uuidString.lowercased(), creditorID: creditor),
@@ -100,7 +100,7 @@ public struct MandateBook: Sendable {
     /// - Throws: `Problem.notFound` when the creditor is missing or out of reach.
     public func list(creditor: UUID, as actor: Principal) async throws -> [Mandate] {
         try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
-            try await MandateRows.requireCreditor(creditor, in: tx)
+            try await CreditorRows.requireVisible(creditor, in: tx)
             return try await MandateRows.all(creditor: creditor, in: tx)
         }
     }

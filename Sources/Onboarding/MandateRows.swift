@@ -25,11 +25,6 @@ public enum MandateRows {
             terminatedAt: try row.decode(Date?.self, "terminated_at"))
     }
 
-    /// 404 unless the creditor exists and is within the caller's reach (row-level security).
-    static func requireCreditor(_ creditor: UUID, in tx: PostgresTransaction) async throws {
-        guard try await tx.one("SELECT 1 AS one FROM creditors WHERE id = \(creditor)") != nil else { throw Problem.notFound("creditor") }
-    }
-
     static func insert(_ input: MandateBook.Input, creditor: UUID, by actor: Principal, in tx: PostgresTransaction) async throws -> MandateBook.Mandate {
         let row = try await tx.one(
             """
