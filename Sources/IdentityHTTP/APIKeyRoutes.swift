@@ -28,7 +28,7 @@ struct APIKeyRoutes {
             let (actor, creditor) = try context.require(.apiKeysManage, onCreditorIn: "creditorId")
             guard try await creditors.find(creditor, as: actor) != nil else { throw Problem.notFound("creditor") }
             // Keys per creditor are few: one page holds them all.
-            return Paged(items: try await users.listAPIKeys(creditor: creditor, as: actor), limit: .max, id: \.id)
+            return Paged(all: try await users.listAPIKeys(creditor: creditor, as: actor))
         }
         router.get("/v1/creditors/{creditorId}/api-keys/{keyId}") { _, context in
             let (actor, creditor) = try context.require(.apiKeysManage, onCreditorIn: "creditorId")

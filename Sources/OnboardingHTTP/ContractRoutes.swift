@@ -24,7 +24,7 @@ struct ContractRoutes {
         }
         router.get("/v1/creditors/{creditorId}/mandates") { _, context in
             let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
-            return Listed(items: try await mandates.list(creditor: creditor, as: actor))
+            return Paged(all: try await mandates.list(creditor: creditor, as: actor))
         }
         router.get("/v1/creditors/{creditorId}/mandates/{mandateId}") { _, context in
             let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
@@ -53,7 +53,7 @@ struct ContractRoutes {
         }
         router.get("/v1/creditors/{creditorId}/fee-schedules") { _, context in
             let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
-            return Listed(items: try await fees.list(creditor: creditor, as: actor))
+            return Paged(all: try await fees.list(creditor: creditor, as: actor))
         }
     }
 }

@@ -31,17 +31,15 @@ public struct Paged<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
     public let items: [Item]
     public let next: UUID?
 
+    /// A complete list, in one page: `{"items": [...]}` (a creditor's mandates, fee schedules,
+    /// API keys: a few each).
+    public init(all items: [Item]) {
+        self.items = items
+        self.next = nil
+    }
+
     public init(items: [Item], limit: Int, id: (Item) -> UUID) {
         self.items = items
         self.next = items.count == limit ? items.last.map(id) : nil
-    }
-}
-
-/// A short, complete list (no pagination needed).
-public struct Listed<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
-    public let items: [Item]
-
-    public init(items: [Item]) {
-        self.items = items
     }
 }
