@@ -13,18 +13,13 @@
 --
 -- Each check is a sub-select, evaluated once per statement, not once per row.
 
--- Contracts (mandates, fee schedules): the agency's administrators and supervisors (the API
--- shows them both), and the creditor's own users, keys and jobs (a placement is refused without
--- a mandate in force, whoever places it). Not agents or the DPO.
-CREATE FUNCTION app_may_read_contracts() RETURNS boolean
-    LANGUAGE sql STABLE AS $$
-    SELECT NOT app_is_staff() OR coalesce(app_role() IN ('admin', 'supervisor'), false)
-$$;
-
--- Placements and what became of their rows: the agency's administrators and supervisors (who
--- see work arriving), and the creditor's own callers and jobs. Not agents (they work cases),
--- not the DPO (the debtors' data is in debtors, cases and claims, readable to them).
-CREATE FUNCTION app_may_read_placements() RETURNS boolean
+-- The creditor's records with the agency: its contracts (mandates, fee schedules) and its
+-- placements with what became of their rows. Read by the agency's administrators and supervisors
+-- (the API shows them both: contracts, and work arriving), and by the creditor's own users, keys
+-- and jobs (a placement is refused without a mandate in force, whoever places it). Not agents
+-- (they work cases), not the DPO (the debtors' data is in debtors, cases and claims, readable to
+-- them).
+CREATE FUNCTION app_may_read_creditor_records() RETURNS boolean
     LANGUAGE sql STABLE AS $$
     SELECT NOT app_is_staff() OR coalesce(app_role() IN ('admin', 'supervisor'), false)
 $$;
@@ -45,11 +40,8 @@ $$;
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['mandates', 'fee_schedules'] LOOP
-        EXECUTE format('CREATE POLICY %I ON %I AS RESTRICTIVE FOR SELECT TO relance_app USING ((SELECT app_may_read_contracts()))', t || '_read_by_role', t);
-    END LOOP;
-    FOREACH t IN ARRAY ARRAY['placements', 'placement_rejects', 'placement_outcomes'] LOOP
-        EXECUTE format('CREATE POLICY %I ON %I AS RESTRICTIVE FOR SELECT TO relance_app USING ((SELECT app_may_read_placements()))', t || '_read_by_role', t);
+    FOREACH t IN ARRAY ARRAY['mandates', 'fee_schedules', 'placements', 'placement_rejects', 'placement_outcomes'] LOOP
+        EXECUTE format('CREATE POLICY %I ON %I AS RESTRICTIVE FOR SELECT TO relance_app USING ((SELECT app_may_read_creditor_records()))', t || '_read_by_role', t);
     END LOOP;
 END
 $$;

@@ -14,19 +14,29 @@ import ServiceLifecycle
 import Web
 
 /// The bounded contexts this service is made of, each with its routes and background services.
-/// A new module is added here, and nowhere else in `App` (Docs/architecture.md).
-public func buildModules(configuration: AppConfiguration, pool: PostgresPool, logger: Logger) throws -> [any HTTPModule] {
+/// Identity is named apart: its authentication middleware goes into the application's chain.
+public struct Modules: Sendable {
+    public let identity: IdentityModule
+    public let others: [any HTTPModule]
+
+    public var all: [any HTTPModule] { [identity] + others }
+}
+
+/// The modules, built once. A new module is one line of `others`, and nowhere else in `App`
+/// (Docs/architecture.md).
+public func buildModules(configuration: AppConfiguration, pool: PostgresPool, logger: Logger) throws -> Modules {
     let secrets = try SecretBox(base64Key: configuration.dataKey)
     let creditors = CreditorDirectory(pool: pool)
-    return [
-        IdentityModule(identity: IdentityService(pool: pool, secrets: secrets), users: UserDirectory(pool: pool, secrets: secrets), creditors: creditors),
+    let identity = IdentityModule(
+        identity: IdentityService(pool: pool, secrets: secrets), users: UserDirectory(pool: pool, secrets: secrets), creditors: creditors)
+    return Modules(identity: identity, others: [
         OnboardingModule(
             pool: pool, creditors: creditors,
             limits: .init(
                 maxBytes: configuration.maxPlacementBytes, overall: configuration.maxUploads, perCreditor: configuration.maxUploadsPerCreditor,
                 minBytesPerSecond: configuration.uploadMinBytesPerSecond, rateWindow: configuration.uploadRateWindow),
             logger: Logger(label: "relance.placements")),
-    ]
+    ])
 }
 
 /// Builds the routes every instance serves: the platform's (health, metrics, the OpenAPI
@@ -38,11 +48,10 @@ public func buildModules(configuration: AppConfiguration, pool: PostgresPool, lo
 ///   - modules: the modules to serve (`buildModules` when nil; their services are then not run).
 public func buildRouter(
     configuration: AppConfiguration, pool: PostgresPool, openAPI: OpenAPIDocument, readiness: Readiness, expectedMigrations: Int,
-    modules: [any HTTPModule]? = nil
+    modules: Modules? = nil
 ) throws -> Router<AppRequestContext> {
     _ = Telemetry.registry
     let modules = try modules ?? buildModules(configuration: configuration, pool: pool, logger: Logger(label: "relance"))
-    let identity = IdentityService(pool: pool, secrets: try SecretBox(base64Key: configuration.dataKey))
     let router = Router(context: AppRequestContext.self)
     let routes = RouteTable()
     // Outermost first: every response, errors included, gets a request ID, is logged and
@@ -53,12 +62,12 @@ public func buildRouter(
         MetricsMiddleware()
         ProblemMiddleware(routes: routes)
         RequestInputMiddleware()
-        AuthenticationMiddleware(identity: identity)
+        modules.identity.authentication
         IdempotencyMiddleware(pool: pool, streamingSuffixes: ["/placements"])
     }
     let platform = PlatformModule(
         pool: pool, readiness: readiness, expectedMigrations: expectedMigrations, metricsToken: configuration.metricsToken, openAPI: openAPI)
-    for module in [platform] + modules {
+    for module in [platform] + modules.all {
         router.addRoutes(module.routes())
     }
     routes.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
@@ -87,7 +96,7 @@ public func buildApplication(
         router: router,
         server: try .tls(ProblemHTTP1Channel.builder(configuration: http1), tlsConfiguration: tls),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: [pool] + modules.flatMap(\.services) + [IdempotencySweeper(pool: pool, logger: logger)],
+        services: [pool] + modules.all.flatMap(\.services) + [IdempotencySweeper(pool: pool, logger: logger)],
         logger: logger
     )
 }

@@ -21,6 +21,10 @@ public struct IdentityModule: HTTPModule {
 
     public var permissions: [Permission] { Permission.identity }
 
+    /// The middleware that resolves `Authorization: Bearer` to the caller, for the application's
+    /// chain (before the idempotency middleware, which keys records by caller).
+    public var authentication: AuthenticationMiddleware { AuthenticationMiddleware(identity: identity) }
+
     public func routes() -> RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
         AuthRoutes(identity: identity).add(to: routes)

@@ -8,7 +8,7 @@ import Postgres
 /// The use cases (record, list, terminate): each opens one transaction as its caller, works
 /// through `MandateRows` (the table, in the caller's transaction) and audits in the same
 /// transaction. Another module's use case that needs a mandate inside its own transaction calls
-/// `MandateRows` (or `hasActiveMandate`) with that transaction.
+/// `MandateRows` with that transaction (`MandateRows.hasActive`: may the creditor place cases today?).
 public struct MandateBook: Sendable {
     public let pool: PostgresPool
 
@@ -116,8 +116,4 @@ public struct MandateBook: Sendable {
         }
     }
 
-    /// Whether the creditor may place cases today, inside the caller's transaction.
-    public static func hasActiveMandate(creditor: UUID, in tx: PostgresTransaction) async throws -> Bool {
-        try await MandateRows.hasActive(creditor: creditor, in: tx)
-    }
 }

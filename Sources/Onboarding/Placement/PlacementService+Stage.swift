@@ -43,7 +43,7 @@ extension PlacementService {
                 guard try owner.decode(String.self, "status") == "active" else {
                     throw Problem(status: 409, code: "creditor-not-active", title: "Creditor not active", detail: "Placements are accepted from active creditors only.")
                 }
-                guard try await MandateBook.hasActiveMandate(creditor: creditor, in: tx) else {
+                guard try await MandateRows.hasActive(creditor: creditor, in: tx) else {
                     throw Problem(
                         status: 409, code: "mandate-required", title: "No active mandate",
                         detail: "Placements are refused until a signed mandate (CPCE R124-3) is recorded and in force for this creditor.")

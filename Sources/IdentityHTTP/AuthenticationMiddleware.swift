@@ -8,11 +8,11 @@ import Web
 /// No header, or a bearer that does not resolve (unknown, expired, revoked, or a token meant
 /// for another endpoint such as `/metrics`): the request goes on anonymous, and every route
 /// that needs a caller answers 401.
-struct AuthenticationMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = AppRequestContext
     let identity: IdentityService
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
             return try await next(request, context)
         }
