@@ -68,7 +68,7 @@ public func buildRouter(
     let platform = PlatformModule(
         pool: pool, readiness: readiness, expectedMigrations: expectedMigrations, metricsToken: configuration.metricsToken, openAPI: openAPI)
     for module in [platform] + modules.all {
-        router.addRoutes(module.routes())
+        router.addRoutes(module.routes().collection)
     }
     routes.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
     return router

@@ -22,24 +22,23 @@ struct APIKeyRoutes {
         let key: String
     }
 
-    func add(to routes: RouteCollection<AppRequestContext>) {
-        let router = routes.group(context: CallerContext.self)
-        router.get("/v1/creditors/{creditorId}/api-keys") { _, context in
-            let (actor, creditor) = try context.require(.apiKeysManage, onCreditorIn: "creditorId")
+    func add(to routes: ModuleRoutes) {
+        routes.get("/v1/creditors/{creditorId}/api-keys", .apiKeysManage, onCreditorIn: "creditorId") { _, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             guard try await creditors.find(creditor, as: actor) != nil else { throw Problem.notFound("creditor") }
             // Keys per creditor are few: one page holds them all.
             return Paged(all: try await users.listAPIKeys(creditor: creditor, as: actor))
         }
-        router.get("/v1/creditors/{creditorId}/api-keys/{keyId}") { _, context in
-            let (actor, creditor) = try context.require(.apiKeysManage, onCreditorIn: "creditorId")
+        routes.get("/v1/creditors/{creditorId}/api-keys/{keyId}", .apiKeysManage, onCreditorIn: "creditorId") { _, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let id = try context.parameters.requireUUID("keyId", what: "API key")
             guard let key = try await users.listAPIKeys(creditor: creditor, as: actor).first(where: { $0.id == id }) else {
                 throw Problem.notFound("API key")
             }
             return key
         }
-        router.post("/v1/creditors/{creditorId}/api-keys") { request, context -> Response in
-            let (actor, creditor) = try context.require(.apiKeysManage, onCreditorIn: "creditorId")
+        routes.post("/v1/creditors/{creditorId}/api-keys", .apiKeysManage, onCreditorIn: "creditorId") { request, context -> Response in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let body = try await request.decodeJSON(NewAPIKey.self, context: context)
             let (key, secret) = try await users.createAPIKey(creditor: creditor, name: body.name, scopes: body.scopes, by: actor, requestID: context.requestID)
             var response = try CreatedAPIKey(apiKey: key, key: secret).response(from: request, context: context)
@@ -48,8 +47,8 @@ struct APIKeyRoutes {
             response.markSensitive()
             return response
         }
-        router.delete("/v1/creditors/{creditorId}/api-keys/{keyId}") { _, context -> Response in
-            let (actor, creditor) = try context.require(.apiKeysManage, onCreditorIn: "creditorId")
+        routes.delete("/v1/creditors/{creditorId}/api-keys/{keyId}", .apiKeysManage, onCreditorIn: "creditorId") { _, context -> Response in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let id = try context.parameters.requireUUID("keyId", what: "API key")
             guard try await users.revokeAPIKey(id, creditor: creditor, by: actor, requestID: context.requestID) else { throw Problem.notFound("API key") }
             return Response(status: .noContent)

@@ -47,9 +47,8 @@ struct AuthRoutes {
     static let invalidCredentials = Problem(
         status: 401, code: "invalid-credentials", title: "Invalid credentials", detail: "The email, password or code is not valid.")
 
-    func add(to router: RouteCollection<AppRequestContext>) {
-        let callers = router.group(context: CallerContext.self)
-        router.post("/v1/auth/token") { request, context -> Response in
+    func add(to routes: ModuleRoutes) {
+        routes.open(.post, "/v1/auth/token") { request, context -> Response in
             let body = try await request.decodeJSON(TokenRequest.self, context: context)
             guard body.email.count <= 254, body.password.count <= 1024, (body.totp?.count ?? 0) <= 16 else {
                 throw Self.invalidCredentials
@@ -76,19 +75,19 @@ struct AuthRoutes {
                 }
             }
         }
-        callers.post("/v1/auth/logout") { _, context -> Response in
-            let principal = try context.require(.ownAccount)
+        routes.post("/v1/auth/logout", .ownAccount) { _, context -> Response in
+            let principal = context.principal
             guard principal.sessionID != nil else {
                 throw Problem(status: 400, code: "not-a-session", title: "Not a session", detail: "API keys are revoked, not logged out.")
             }
             try await identity.logout(principal, requestID: context.requestID)
             return Response(status: .noContent)
         }
-        callers.get("/v1/me") { _, context in
-            Me(try context.require(.ownAccount))
+        routes.get("/v1/me", .ownAccount) { _, context in
+            Me(context.principal)
         }
-        callers.post("/v1/auth/password") { request, context -> Response in
-            let principal = try context.require(.ownPassword)
+        routes.post("/v1/auth/password", .ownPassword) { request, context -> Response in
+            let principal = context.principal
             let body = try await request.decodeJSON(PasswordChange.self, context: context)
             try await identity.changePassword(principal, current: body.currentPassword, new: body.newPassword, requestID: context.requestID)
             return Response(status: .noContent)

@@ -19,14 +19,21 @@ public struct IdentityModule: HTTPModule {
         self.creditors = creditors
     }
 
-    public var permissions: [Permission] { Permission.identity }
+    /// Accounts, sessions, keys, the audit log, and the row-level security by tenant, role and
+    /// key scope that every creditor table carries.
+    public var migrations: [String] {
+        [
+            "0002_create_identity_tenancy_audit.sql", "0012_row_security_for_sessions_throttle_idempotency.sql",
+            "0013_restrict_writes_by_role_and_scope.sql", "0015_restrict_reads_by_role.sql",
+        ]
+    }
 
     /// The middleware that resolves `Authorization: Bearer` to the caller, for the application's
     /// chain (before the idempotency middleware, which keys records by caller).
     public var authentication: AuthenticationMiddleware { AuthenticationMiddleware(identity: identity) }
 
-    public func routes() -> RouteCollection<AppRequestContext> {
-        let routes = RouteCollection(context: AppRequestContext.self)
+    public func routes() -> ModuleRoutes {
+        let routes = ModuleRoutes()
         AuthRoutes(identity: identity).add(to: routes)
         UserRoutes(users: users, creditors: creditors).add(to: routes)
         APIKeyRoutes(users: users, creditors: creditors).add(to: routes)

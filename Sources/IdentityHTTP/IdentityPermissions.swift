@@ -1,7 +1,8 @@
 import Core
 import Web
 
-/// Who may call identity's routes (Docs/security.md; the access matrix holds the API to them).
+/// Who may call identity's routes (Docs/security.md); each route is declared with one, and the
+/// access matrix checks its statuses agree.
 extension Permission {
     /// The caller's own account and session: `/v1/me`, logout.
     static let ownAccount = Permission("account.own", staff: allStaff, creditor: allCreditorUsers, keys: .anyScope)
@@ -16,6 +17,4 @@ extension Permission {
     static let creditorUsersManage = Permission("creditor-users.manage", staff: [.admin], creditor: [.creditorAdmin])
     /// A creditor's API keys, by the same.
     static let apiKeysManage = Permission("api-keys.manage", staff: [.admin], creditor: [.creditorAdmin])
-
-    static let identity: [Permission] = [.ownAccount, .ownPassword, .staffRead, .staffManage, .creditorUsersManage, .apiKeysManage]
 }

@@ -28,52 +28,51 @@ struct UserRoutes {
         let totpUri: String?
     }
 
-    func add(to routes: RouteCollection<AppRequestContext>) {
-        let router = routes.group(context: CallerContext.self)
+    func add(to routes: ModuleRoutes) {
         // Staff
-        router.get("/v1/staff") { request, context in
-            let actor = try context.require(.staffRead)
+        routes.get("/v1/staff", .staffRead) { request, context in
+            let actor = context.principal
             let page = try Page(request)
             return Paged(items: try await users.list(creditor: nil, as: actor, limit: page.limit, after: page.after), limit: page.limit, id: \.id)
         }
-        router.post("/v1/staff") { request, context -> Response in
-            let actor = try context.require(.staffManage)
+        routes.post("/v1/staff", .staffManage) { request, context -> Response in
+            let actor = context.principal
             let body = try await request.decodeJSON(NewUserRequest.self, context: context)
             return try await create(body, creditor: nil, actor: actor, request: request, context: context)
         }
-        router.get("/v1/staff/{userId}") { _, context in
-            let actor = try context.require(.staffRead)
+        routes.get("/v1/staff/{userId}", .staffRead) { _, context in
+            let actor = context.principal
             let id = try context.parameters.requireUUID("userId", what: "user")
             guard let user = try await users.find(id, as: actor), user.creditorId == nil else { throw Problem.notFound("user") }
             return user
         }
-        router.post("/v1/staff/{userId}/disable") { _, context -> Response in
-            let actor = try context.require(.staffManage)
+        routes.post("/v1/staff/{userId}/disable", .staffManage) { _, context -> Response in
+            let actor = context.principal
             let id = try context.parameters.requireUUID("userId", what: "user")
             guard id != actor.id else { throw Problem.conflict("You cannot disable your own account.") }
             guard try await users.disable(id, creditor: nil, by: actor, requestID: context.requestID) else { throw Problem.notFound("user") }
             return Response(status: .noContent)
         }
         // Creditor users
-        router.get("/v1/creditors/{creditorId}/users") { request, context in
-            let (actor, creditor) = try context.require(.creditorUsersManage, onCreditorIn: "creditorId")
+        routes.get("/v1/creditors/{creditorId}/users", .creditorUsersManage, onCreditorIn: "creditorId") { request, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let page = try Page(request)
             guard try await creditors.find(creditor, as: actor) != nil else { throw Problem.notFound("creditor") }
             return Paged(items: try await users.list(creditor: creditor, as: actor, limit: page.limit, after: page.after), limit: page.limit, id: \.id)
         }
-        router.get("/v1/creditors/{creditorId}/users/{userId}") { _, context in
-            let (actor, creditor) = try context.require(.creditorUsersManage, onCreditorIn: "creditorId")
+        routes.get("/v1/creditors/{creditorId}/users/{userId}", .creditorUsersManage, onCreditorIn: "creditorId") { _, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let id = try context.parameters.requireUUID("userId", what: "user")
             guard let user = try await users.find(id, as: actor), user.creditorId == creditor else { throw Problem.notFound("user") }
             return user
         }
-        router.post("/v1/creditors/{creditorId}/users") { request, context -> Response in
-            let (actor, creditor) = try context.require(.creditorUsersManage, onCreditorIn: "creditorId")
+        routes.post("/v1/creditors/{creditorId}/users", .creditorUsersManage, onCreditorIn: "creditorId") { request, context -> Response in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let body = try await request.decodeJSON(NewUserRequest.self, context: context)
             return try await create(body, creditor: creditor, actor: actor, request: request, context: context)
         }
-        router.post("/v1/creditors/{creditorId}/users/{userId}/disable") { _, context -> Response in
-            let (actor, creditor) = try context.require(.creditorUsersManage, onCreditorIn: "creditorId")
+        routes.post("/v1/creditors/{creditorId}/users/{userId}/disable", .creditorUsersManage, onCreditorIn: "creditorId") { _, context -> Response in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let id = try context.parameters.requireUUID("userId", what: "user")
             guard id != actor.id else { throw Problem.conflict("You cannot disable your own account.") }
             guard try await users.disable(id, creditor: creditor, by: actor, requestID: context.requestID) else { throw Problem.notFound("user") }

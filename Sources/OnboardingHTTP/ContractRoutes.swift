@@ -11,10 +11,9 @@ struct ContractRoutes {
     let fees: FeeScheduleBook
 
 
-    func add(to routes: RouteCollection<AppRequestContext>) {
-        let router = routes.group(context: CallerContext.self)
-        router.post("/v1/creditors/{creditorId}/mandates") { request, context -> Response in
-            let (actor, creditor) = try context.require(.contractsManage, onCreditorIn: "creditorId")
+    func add(to routes: ModuleRoutes) {
+        routes.post("/v1/creditors/{creditorId}/mandates", .contractsManage, onCreditorIn: "creditorId") { request, context -> Response in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let body = try await request.decodeJSON(MandateBook.Input.self, context: context)
             let mandate = try await mandates.record(body, creditor: creditor, by: actor, requestID: context.requestID)
             var response = try mandate.response(from: request, context: context)
@@ -22,28 +21,28 @@ struct ContractRoutes {
             response.headers[.location] = "/v1/creditors/\(creditor.uuidString.lowercased())/mandates/\(mandate.id.uuidString.lowercased())"
             return response
         }
-        router.get("/v1/creditors/{creditorId}/mandates") { _, context in
-            let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
+        routes.get("/v1/creditors/{creditorId}/mandates", .contractsRead, onCreditorIn: "creditorId") { _, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             return Paged(all: try await mandates.list(creditor: creditor, as: actor))
         }
-        router.get("/v1/creditors/{creditorId}/mandates/{mandateId}") { _, context in
-            let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
+        routes.get("/v1/creditors/{creditorId}/mandates/{mandateId}", .contractsRead, onCreditorIn: "creditorId") { _, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let id = try context.parameters.requireUUID("mandateId", what: "mandate")
             guard let mandate = try await mandates.list(creditor: creditor, as: actor).first(where: { $0.id == id }) else {
                 throw Problem.notFound("mandate")
             }
             return mandate
         }
-        router.post("/v1/creditors/{creditorId}/mandates/{mandateId}/terminate") { _, context in
-            let (actor, creditor) = try context.require(.contractsManage, onCreditorIn: "creditorId")
+        routes.post("/v1/creditors/{creditorId}/mandates/{mandateId}/terminate", .contractsManage, onCreditorIn: "creditorId") { _, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let id = try context.parameters.requireUUID("mandateId", what: "mandate")
             guard let mandate = try await mandates.terminate(id, creditor: creditor, by: actor, requestID: context.requestID) else {
                 throw Problem.notFound("mandate")
             }
             return mandate
         }
-        router.post("/v1/creditors/{creditorId}/fee-schedules") { request, context -> Response in
-            let (actor, creditor) = try context.require(.contractsManage, onCreditorIn: "creditorId")
+        routes.post("/v1/creditors/{creditorId}/fee-schedules", .contractsManage, onCreditorIn: "creditorId") { request, context -> Response in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let body = try await request.decodeJSON(FeeScheduleBook.Input.self, context: context)
             let schedule = try await fees.add(body, creditor: creditor, by: actor, requestID: context.requestID)
             var response = try schedule.response(from: request, context: context)
@@ -51,8 +50,8 @@ struct ContractRoutes {
             response.headers[.location] = "/v1/creditors/\(creditor.uuidString.lowercased())/fee-schedules"
             return response
         }
-        router.get("/v1/creditors/{creditorId}/fee-schedules") { _, context in
-            let (actor, creditor) = try context.require(.contractsRead, onCreditorIn: "creditorId")
+        routes.get("/v1/creditors/{creditorId}/fee-schedules", .contractsRead, onCreditorIn: "creditorId") { _, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             return Paged(all: try await fees.list(creditor: creditor, as: actor))
         }
     }

@@ -48,8 +48,8 @@ public struct OnboardingModule: HTTPModule {
         self.limits = limits
     }
 
-    public func routes() -> RouteCollection<AppRequestContext> {
-        let routes = RouteCollection(context: AppRequestContext.self)
+    public func routes() -> ModuleRoutes {
+        let routes = ModuleRoutes()
         CreditorRoutes(creditors: creditors).add(to: routes)
         ContractRoutes(mandates: mandates, fees: fees).add(to: routes)
         PlacementRoutes(
@@ -60,7 +60,17 @@ public struct OnboardingModule: HTTPModule {
     }
 
     public var services: [any Service] { [worker] }
-    public var permissions: [Permission] { Permission.onboarding }
+    /// Creditors and contracts; the debtors, cases and claims placement creates (their types and
+    /// rules belong to `Portfolio`; the placement migration made their tables); the staging.
+    public var migrations: [String] {
+        [
+            "0003_add_creditor_details_mandates_fees.sql", "0004_create_debtors_cases_placements.sql",
+            "0005_streamline_placement_merge.sql", "0006_refresh_merge_statistics.sql",
+            "0007_check_creditor_of_debtors_and_cases.sql", "0008_staging_without_insert_vacuum.sql",
+            "0009_staging_indexed_by_placement.sql", "0010_placement_merged_status.sql",
+            "0014_stage_placement_rows_behind_row_security.sql",
+        ]
+    }
 }
 
 // Domain types stay free of HTTP; this module declares how they are sent.

@@ -1,7 +1,8 @@
 import Core
 import Web
 
-/// Who may call onboarding's routes (Docs/security.md; the access matrix holds the API to them).
+/// Who may call onboarding's routes (Docs/security.md); each route is declared with one, and the
+/// access matrix checks its statuses agree.
 extension Permission {
     /// Listing creditors: any caller (row-level security shows a creditor's callers their own).
     static let creditorsList = Permission("creditors.list", staff: allStaff, creditor: allCreditorUsers, keys: .anyScope)
@@ -19,8 +20,4 @@ extension Permission {
     /// Reading placements, their rejects and acknowledgements.
     static let placementsRead = Permission(
         "placements.read", staff: [.admin, .supervisor], creditor: allCreditorUsers, keys: .scope(.placements))
-
-    static let onboarding: [Permission] = [
-        .creditorsList, .creditorsRead, .creditorsManage, .contractsManage, .contractsRead, .placementsPlace, .placementsRead,
-    ]
 }

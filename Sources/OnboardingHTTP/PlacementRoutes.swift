@@ -12,10 +12,9 @@ struct PlacementRoutes {
     let uploads: UploadGate
     let uploadPace: (minBytesPerSecond: Int, window: Duration)
 
-    func add(to routes: RouteCollection<AppRequestContext>) {
-        let router = routes.group(context: CallerContext.self)
-        router.post("/v1/creditors/{creditorId}/placements") { request, context -> Response in
-            let (actor, creditor) = try context.require(.placementsPlace, onCreditorIn: "creditorId")
+    func add(to routes: ModuleRoutes) {
+        routes.post("/v1/creditors/{creditorId}/placements", .placementsPlace, onCreditorIn: "creditorId") { request, context -> Response in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let format = try Self.format(of: request)
             let key = try IdempotencyKey.of(request.headers)
             // Each upload holds a database connection while its file comes in: a bounded number
@@ -62,8 +61,8 @@ struct PlacementRoutes {
             if replayed { response.headers[IdempotencyKey.replayed] = "true" }
             return response
         }
-        router.get("/v1/creditors/{creditorId}/placements") { request, context in
-            let (actor, creditor) = try context.require(.placementsRead, onCreditorIn: "creditorId")
+        routes.get("/v1/creditors/{creditorId}/placements", .placementsRead, onCreditorIn: "creditorId") { request, context in
+            let (actor, creditor) = (context.principal, try context.creditor())
             let page = try Page(request)
             let before = try request.uri.queryParameters.get("before").map { text -> UUID in
                 guard let id = UUID(uuidString: text) else {
@@ -74,10 +73,10 @@ struct PlacementRoutes {
             let items = try await placements.list(creditor: creditor, as: actor, limit: page.limit, before: before)
             return PlacementPage(items: items, before: items.count == page.limit ? items.last?.id : nil)
         }
-        router.get("/v1/placements/{placementId}") { _, context in
+        routes.get("/v1/placements/{placementId}", .placementsRead) { _, context in
             try await placement(context)
         }
-        router.get("/v1/placements/{placementId}/rejects") { request, context -> Response in
+        routes.get("/v1/placements/{placementId}/rejects", .placementsRead) { request, context -> Response in
             let (placement, actor) = try await placementAndActor(context)
             let csv = try Self.wantsCSV(request)
             let service = placements
@@ -88,7 +87,7 @@ struct PlacementRoutes {
                 }
             }
         }
-        router.get("/v1/placements/{placementId}/acknowledgement") { request, context -> Response in
+        routes.get("/v1/placements/{placementId}/acknowledgement", .placementsRead) { request, context -> Response in
             let (placement, actor) = try await placementAndActor(context)
             guard placement.status == "completed" else {
                 throw Problem(status: 409, code: "placement-not-completed", title: "Not merged yet", detail: "The acknowledgement is ready when the placement is completed.")
@@ -104,10 +103,10 @@ struct PlacementRoutes {
                 }
             }
         }
-        router.post("/v1/creditors/{creditorId}/recalls") { request, context -> Response in
+        routes.post("/v1/creditors/{creditorId}/recalls", .placementsPlace, onCreditorIn: "creditorId") { request, context -> Response in
             struct Recall: Decodable { let references: [String] }
             struct Result: ResponseEncodable { let recalled: [String]; let unknown: [String] }
-            let (actor, creditor) = try context.require(.placementsPlace, onCreditorIn: "creditorId")
+            let (actor, creditor) = (context.principal, try context.creditor())
             let body = try await request.decodeJSON(Recall.self, context: context)
             guard (1...10_000).contains(body.references.count) else {
                 throw Problem.validation([.init(field: "references", reason: "must list 1 to 10000 creditor references")])
@@ -117,10 +116,10 @@ struct PlacementRoutes {
         }
     }
 
-    /// A placement the caller may read (`placementsRead`); another creditor's placement is
-    /// invisible (row-level security: 404).
+    /// The placement of the path, for a caller `placementsRead` admitted; another creditor's
+    /// placement is invisible (row-level security: 404).
     func placementAndActor(_ context: CallerContext) async throws -> (PlacementService.Placement, Principal) {
-        let actor = try context.require(.placementsRead)
+        let actor = context.principal
         let id = try context.parameters.requireUUID("placementId", what: "placement")
         guard let placement = try await placements.find(id, as: actor) else { throw Problem.notFound("placement") }
         return (placement, actor)

@@ -29,9 +29,9 @@ struct HealthRoutes {
         var migrations: String?
     }
 
-    func add(to router: RouteCollection<AppRequestContext>) {
-        router.get("/health/live") { _, _ in Status(status: "ok") }
-        router.get("/health/ready") { _, _ in try await ready() }
+    func add(to routes: ModuleRoutes) {
+        routes.open(.get, "/health/live") { _, _ in Status(status: "ok") }
+        routes.open(.get, "/health/ready") { _, _ in try await ready() }
     }
 
     func ready() async throws -> Status {

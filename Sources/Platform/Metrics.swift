@@ -19,8 +19,8 @@ public enum Telemetry {
 struct MetricsRoutes {
     let token: String?
 
-    func add(to router: RouteCollection<AppRequestContext>) {
-        router.get("/metrics") { request, _ -> Response in
+    func add(to routes: ModuleRoutes) {
+        routes.open(.get, "/metrics") { request, _ -> Response in
             if let token {
                 guard let header = request.headers[.authorization], ConstantTime.equal(header, "Bearer \(token)") else {
                     throw Problem.unauthorized

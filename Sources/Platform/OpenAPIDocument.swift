@@ -38,9 +38,9 @@ public struct OpenAPIDocument: Sendable {
         self.json = Array(try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]))
     }
 
-    func add(to router: RouteCollection<AppRequestContext>) {
+    func add(to routes: ModuleRoutes) {
         let json = self.json
-        router.get("/openapi.json") { _, _ in
+        routes.open(.get, "/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
         }
     }

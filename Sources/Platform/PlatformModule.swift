@@ -24,9 +24,12 @@ public struct PlatformModule: HTTPModule {
         self.openAPI = openAPI
     }
 
-    public func routes() -> RouteCollection<AppRequestContext> {
+    /// The roles and helpers every module stands on; definer functions pinned to a safe path.
+    public var migrations: [String] { ["0001_create_foundation.sql", "0011_pin_definer_search_paths.sql"] }
+
+    public func routes() -> ModuleRoutes {
         _ = Telemetry.registry
-        let routes = RouteCollection(context: AppRequestContext.self)
+        let routes = ModuleRoutes()
         HealthRoutes(pool: pool, readiness: readiness, expectedMigrations: expectedMigrations).add(to: routes)
         MetricsRoutes(token: metricsToken).add(to: routes)
         openAPI.add(to: routes)

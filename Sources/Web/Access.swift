@@ -2,14 +2,15 @@ import Core
 import Foundation
 import Hummingbird
 
-/// Wall 1: every handler that needs a caller runs with a `CallerContext` (401 before it without
-/// one) and states the permission it needs. The database's row-level security is the second
+/// Wall 1: every route that needs a caller runs with a `CallerContext` (401 before it without
+/// one) and is declared with the permission it needs (`ModuleRoutes`), checked here before the
+/// handler runs. The database's row-level security is the second
 /// wall behind it.
 extension CallerContext {
     /// A route not about one creditor (or about an object whose creditor row-level security
     /// checks): the caller's role or key scope must be allowed, else 403.
     @discardableResult
-    public func require(_ permission: Permission) throws -> Principal {
+    func require(_ permission: Permission) throws -> Principal {
         guard permission.admits(principal) else { throw Problem.forbidden }
         return principal
     }
@@ -20,7 +21,7 @@ extension CallerContext {
     /// missing creditor, so existence never leaks across tenants; then the role (or, for an API
     /// key, the scope) must be allowed, else 403.
     /// - Returns: the caller and the creditor.
-    public func require(_ permission: Permission, onCreditorIn parameter: String = "creditorId") throws -> (Principal, UUID) {
+    func require(_ permission: Permission, onCreditorIn parameter: String = "creditorId") throws -> (Principal, UUID) {
         let creditorID = try parameters.requireUUID(parameter, what: "creditor")
         if principal.kind == .creditorUser || principal.kind == .apiKey, principal.creditorID != creditorID {
             throw Problem.notFound("creditor")

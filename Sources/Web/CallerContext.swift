@@ -1,3 +1,4 @@
+import Foundation
 import Core
 import Hummingbird
 import Logging
@@ -25,6 +26,9 @@ public struct CallerContext: ChildRequestContext, RelanceRequestContext {
     public let maxBodyBytes: Int
     /// The client's connection (see `AppRequestContext.channel`).
     public let channel: any Channel
+    /// The creditor named in the path, once the route's access check has admitted the caller to
+    /// it (`ModuleRoutes`, a route declared `onCreditorIn:`).
+    var checkedCreditor: UUID?
 
     public init(context: AppRequestContext) throws {
         guard let principal = context.principal else { throw Problem.unauthorized }
@@ -36,4 +40,11 @@ public struct CallerContext: ChildRequestContext, RelanceRequestContext {
     }
 
     public var maxUploadSize: Int { maxBodyBytes }
+
+    /// The creditor of the path, checked against the caller before the handler ran. Only a
+    /// route declared with `onCreditorIn:` has one; anywhere else this is a 404.
+    public func creditor() throws -> UUID {
+        guard let checkedCreditor else { throw Problem.notFound("creditor") }
+        return checkedCreditor
+    }
 }

@@ -2,8 +2,8 @@ import Core
 
 /// Who may call a route, by name: the staff roles, the roles of a creditor's users (on their own
 /// creditor only) and whether the creditor's API keys may, with which scope. Each HTTP target
-/// names its permissions in one place (`…Permissions.swift`) and its module lists them; the
-/// handler says which one it needs (`context.require(.placementsRead)`), so a role set is
+/// names its permissions in one place (`…Permissions.swift`); each route is declared with the
+/// one it needs (`routes.get("/v1/placements/{placementId}", .placementsRead)`), so a role set is
 /// written once, however many routes share it.
 public struct Permission: Sendable, Hashable, CustomStringConvertible {
     public let name: String

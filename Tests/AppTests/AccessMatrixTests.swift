@@ -3,9 +3,12 @@ import Core
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import Platform
+import Postgres
 import TestSupport
 import Testing
+import Web
 
 /// Wall 1: every route x every kind of caller x own/other creditor, with the exact status.
 ///
@@ -163,17 +166,111 @@ struct AccessMatrixTests {
         return "/" + out.joined(separator: "/")
     }
 
-    @Test func everyRouteIsInTheMatrix() async throws {
+    /// What every module declares, the platform's included: the declarations the router is built from.
+    static func declarations(_ configuration: AppConfiguration, _ pool: PostgresPool) throws -> [any HTTPModule] {
+        let platform = PlatformModule(
+            pool: pool, readiness: Readiness(), expectedMigrations: 0, metricsToken: nil,
+            openAPI: try OpenAPIDocument(yamlFile: configuration.openAPIPath))
+        return [platform] + (try buildModules(configuration: configuration, pool: pool, logger: Logger(label: "test")).all)
+    }
+
+    static func key(_ method: HTTPRequest.Method, _ path: String) -> String {
+        "\(method.rawValue) /\(path.trimmingCharacters(in: CharacterSet(charactersIn: "/")))"
+    }
+
+    /// The principal a caller of the matrix is, for asking a permission (A and B stand for the
+    /// two creditors).
+    static func principal(_ caller: Caller, a: UUID, b: UUID) -> Principal? {
+        switch caller {
+        case .anonymous: return nil
+        case .admin: return Principal(kind: .staff, id: UUID(), role: .admin)
+        case .supervisor: return Principal(kind: .staff, id: UUID(), role: .supervisor)
+        case .agent: return Principal(kind: .staff, id: UUID(), role: .agent)
+        case .dpo: return Principal(kind: .staff, id: UUID(), role: .dpo)
+        case .creditorAdminOwn: return Principal(kind: .creditorUser, id: UUID(), role: .creditorAdmin, creditorID: a)
+        case .creditorViewerOwn: return Principal(kind: .creditorUser, id: UUID(), role: .creditorViewer, creditorID: a)
+        case .creditorAdminOther: return Principal(kind: .creditorUser, id: UUID(), role: .creditorAdmin, creditorID: b)
+        case .creditorViewerOther: return Principal(kind: .creditorUser, id: UUID(), role: .creditorViewer, creditorID: b)
+        case .apiKeyOwn: return Principal(kind: .apiKey, id: UUID(), creditorID: a, scopes: Set(APIScope.allCases))
+        case .apiKeyOther: return Principal(kind: .apiKey, id: UUID(), creditorID: b, scopes: Set(APIScope.allCases))
+        case .apiKeyPlacementsOwn, .apiKeyCasesOwn, .apiKeyReportsOwn:
+            return Principal(kind: .apiKey, id: UUID(), creditorID: a, scopes: caller.singleScope.map { [$0] } ?? [])
+        }
+    }
+
+    @Test func everyRouteIsDeclaredOnceAndInTheMatrix() async throws {
         try await TestApp.withApp { configuration, pool, _ in
             let openAPI = try OpenAPIDocument(yamlFile: configuration.openAPIPath)
             let router = try buildRouter(configuration: configuration, pool: pool, openAPI: openAPI, readiness: Readiness(), expectedMigrations: 0)
-            let served = Set(router.routes.map { "\($0.method.rawValue) /\($0.path.description.trimmingCharacters(in: CharacterSet(charactersIn: "/")))" })
+            let served = Set(router.routes.map { Self.key($0.method, $0.path.description) })
+            let declared = try Self.declarations(configuration, pool).flatMap { $0.routes().declared.map { Self.key($0.method, $0.path) } }
+            #expect(Set(declared) == served, "declared but not served: \(Set(declared).subtracting(served).sorted()); served but not declared: \(served.subtracting(declared).sorted())")
+            #expect(declared.count == Set(declared).count, "routes declared twice: \(Dictionary(grouping: declared, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted())")
             let ids = Targets(creditorA: UUID(), agentUser: UUID(), staffVictim: UUID(), creditorVictim: UUID(), keyVictim: UUID(), mandate: UUID(), placement: UUID())
             let covered = Set(Self.matrix(ids).map { "\($0.method.rawValue) \(Self.template($0.path))" })
             for route in served.sorted() {
                 #expect(covered.contains(route), "\(route) is served but not in the access matrix")
             }
             #expect(covered.isSubset(of: served), "matrix rows for routes that do not exist: \(covered.subtracting(served).sorted())")
+        }
+    }
+
+    /// The matrix (what the API answers, checked over HTTP below) and each route's declared
+    /// permission say the same: a caller the permission admits is never refused (401, 403), one
+    /// it does not is refused with 403, or 404 when the route is about another creditor than the
+    /// caller's. A permission widened or narrowed in code without the matrix fails here.
+    @Test func theMatrixAgreesWithEveryRoutesDeclaredPermission() async throws {
+        try await TestApp.withApp { configuration, pool, _ in
+            let a = UUID(), b = UUID()
+            let ids = Targets(creditorA: a, agentUser: UUID(), staffVictim: UUID(), creditorVictim: UUID(), keyVictim: UUID(), mandate: UUID(), placement: UUID())
+            var access: [String: RouteAccess] = [:]
+            for module in try Self.declarations(configuration, pool) {
+                for route in module.routes().declared { access[Self.key(route.method, route.path)] = route }
+            }
+            var failures: [String] = []
+            var checked = 0
+            for row in Self.matrix(ids) {
+                let route = "\(row.method.rawValue) \(Self.template(row.path))"
+                guard let declaration = access[route] else {
+                    failures.append("\(route): no module declares it")
+                    continue
+                }
+                guard let permission = declaration.permission else { continue }
+                for caller in Caller.allCases {
+                    let status = row.expected(caller)
+                    guard let principal = Self.principal(caller, a: a, b: b) else {
+                        if status != 401 { failures.append("\(route) as \(caller): \(status), a route needing a caller answers 401") }
+                        continue
+                    }
+                    let otherCreditor = principal.creditorID == b
+                    let admitted = permission.admits(principal) && !(declaration.creditorParameter != nil && otherCreditor)
+                    let refusal = declaration.creditorParameter != nil && otherCreditor ? 404 : 403
+                    if admitted && (status == 401 || status == 403) {
+                        failures.append("\(route) as \(caller): the matrix expects \(status), but \(permission) admits the caller")
+                    } else if !admitted && status != refusal {
+                        failures.append("\(route) as \(caller): the matrix expects \(status), but \(permission) refuses the caller (\(refusal))")
+                    }
+                    checked += 1
+                }
+            }
+            #expect(checked > 300)
+            #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        }
+    }
+
+    /// Every file of `Migrations/` belongs to exactly one module, and every file a module names exists.
+    @Test func everyMigrationBelongsToOneModule() async throws {
+        try await TestApp.withApp { configuration, pool, _ in
+            let files = try FileManager.default.contentsOfDirectory(atPath: configuration.migrationsDirectory.path).filter { $0.hasSuffix(".sql") }
+            let modules = try Self.declarations(configuration, pool)
+            let claimed = modules.flatMap { module in module.migrations.map { (file: $0, module: module.name) } }
+            for file in files.sorted() {
+                let owners = claimed.filter { $0.file == file }.map(\.module)
+                #expect(owners.count == 1, "\(file) is declared by \(owners.isEmpty ? "no module" : owners.joined(separator: ", "))")
+            }
+            for claim in claimed where !files.contains(claim.file) {
+                Issue.record("\(claim.module) declares \(claim.file), which is not in Migrations/")
+            }
         }
     }
 
