@@ -177,6 +177,9 @@ public final class PostgresConnection: @unchecked Sendable {
         return nil
     }
 
+    /// True while a statement's results are still arriving (a stream not read to its end).
+    var isBusy: Bool { PQisBusy(handle) == 1 || PQtransactionStatus(handle) == PQTRANS_ACTIVE }
+
     /// True when the current transaction block has failed: COMMIT would silently roll back.
     public var transactionFailed: Bool { PQtransactionStatus(handle) == PQTRANS_INERROR }
 
@@ -239,17 +242,21 @@ public final class PostgresConnection: @unchecked Sendable {
         return Int(String(cString: text)) ?? 0
     }
 
-    private static func copyRows(_ result: OpaquePointer) -> PostgresRows {
+    /// The rows of a result; `known`, the columns of an earlier result of the same statement
+    /// (single-row mode), is shared rather than read again.
+    private static func copyRows(_ result: OpaquePointer, columns known: PostgresColumns? = nil) -> PostgresRows {
         let nFields = Int(PQnfields(result))
         let nTuples = Int(PQntuples(result))
-        var names: [String] = []
-        var types: [UInt32] = []
-        names.reserveCapacity(nFields)
-        for c in 0..<nFields {
-            names.append(String(cString: PQfname(result, Int32(c))))
-            types.append(PQftype(result, Int32(c)))
-        }
-        let columns = PostgresColumns(names: names, types: types)
+        let columns = known ?? {
+            var names: [String] = []
+            var types: [UInt32] = []
+            names.reserveCapacity(nFields)
+            for c in 0..<nFields {
+                names.append(String(cString: PQfname(result, Int32(c))))
+                types.append(PQftype(result, Int32(c)))
+            }
+            return PostgresColumns(names: names, types: types)
+        }()
         var rows: [PostgresRow] = []
         rows.reserveCapacity(nTuples)
         for r in 0..<nTuples {
@@ -302,6 +309,66 @@ public final class PostgresConnection: @unchecked Sendable {
         PostgresError(
             kind: .connection, sqlState: "08006", reason: reason,
             serverMessage: String(cString: PQerrorMessage(handle)))
+    }
+
+    // MARK: - Rows read a chunk at a time
+
+    /// Sends one statement and puts the connection in single-row mode: the server's rows are
+    /// then read as they arrive (`nextRows`), never all held at once. Follow with `nextRows`
+    /// until it says the result is finished, or `abandonRows`.
+    func sendQuery(_ sql: SQL) throws {
+        let (text, binds) = sql.render()
+        try Self.checkTextParameters(binds)
+        let count = binds.count
+        let sent = withParameters(binds) { types, values, lengths, formats in
+            PQsendQueryParams(handle, text, Int32(count), types, values, lengths, formats, 0)
+        }
+        guard sent == 1 else { throw connectionError("could not send the statement") }
+        guard PQsetSingleRowMode(handle) == 1 else {
+            abandonRows()
+            throw PostgresError(kind: .protocolViolation, reason: "single-row mode refused")
+        }
+    }
+
+    /// Up to `limit` rows of the statement `sendQuery` sent, blocking until they arrive.
+    /// - Returns: the rows, and whether the statement's result is finished (nothing more to read).
+    /// - Throws: the server's error (the statement stopped; what was read before stays valid).
+    func nextRows(limit: Int) throws -> (rows: PostgresRows, finished: Bool) {
+        var columns: PostgresColumns?
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(limit)
+        while rows.count < limit {
+            guard let result = PQgetResult(handle) else {
+                return (PostgresRows(columns: columns ?? PostgresColumns(names: [], types: []), rows: rows, affectedRows: 0), true)
+            }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_SINGLE_TUPLE:
+                let one = Self.copyRows(result, columns: columns)
+                columns = one.columns
+                rows.append(contentsOf: one.rows)
+            case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+                // The end of the rows (an empty result carrying the columns): next comes nil.
+                continue
+            case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+                let error = serverError(result)
+                while let rest = PQgetResult(handle) { PQclear(rest) }
+                throw error
+            default:
+                let status = PQresultStatus(result).rawValue
+                while let rest = PQgetResult(handle) { PQclear(rest) }
+                throw PostgresError(kind: .protocolViolation, reason: "unexpected result status \(status)")
+            }
+        }
+        return (PostgresRows(columns: columns ?? PostgresColumns(names: [], types: []), rows: rows, affectedRows: 0), false)
+    }
+
+    /// Stops reading a statement's rows before their end: the server is asked to cancel it and
+    /// what it still sends is discarded, so the connection can roll back. The connection is not
+    /// reused after (as after any cancel). Blocks while the cancel request is delivered.
+    func abandonRows() {
+        if markCancelRequested() { sendCancel() }
+        while let rest = PQgetResult(handle) { PQclear(rest) }
     }
 
     // MARK: - COPY FROM STDIN

@@ -104,6 +104,34 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
         return try await run { try $0.endCopy() }
     }
 
+    /// Runs one statement and hands its rows to `body` a chunk at a time, as the server sends
+    /// them (libpq's single-row mode), so a report of millions of rows is never held whole:
+    /// memory is one chunk. `body` runs on the caller's task between chunks and must not run
+    /// statements on this session (the statement is still in progress); when it throws, the
+    /// statement is cancelled and the connection is not reused.
+    /// - Returns: the number of rows read.
+    @discardableResult
+    public func stream(_ sql: SQL, chunkSize: Int = 1000, _ body: (PostgresRows) async throws -> Void) async throws -> Int {
+        precondition(chunkSize > 0, "chunkSize must be positive")
+        try await run { try $0.sendQuery(sql) }
+        var total = 0
+        do {
+            while true {
+                let (rows, finished) = try await run { try $0.nextRows(limit: chunkSize) }
+                if !rows.isEmpty {
+                    total += rows.count
+                    try await body(rows)
+                }
+                if finished { return total }
+            }
+        } catch {
+            // A server error has already consumed the statement; anything else (the consumer, a
+            // cancelled task) leaves rows in flight: cancel them so the session can roll back.
+            _ = try? await threadPool.runIfActive { [connection] in if connection.isBusy { connection.abandonRows() } }
+            throw error
+        }
+    }
+
     func transaction<T>(
         _ options: TransactionOptions, defaultTimeout: Duration, _ body: (PostgresTransaction) async throws -> T
     ) async throws -> T {
@@ -189,6 +217,12 @@ public struct PostgresTransaction: PostgresQueryable {
 
     public func copyFrom<S: AsyncSequence>(_ sql: SQL, chunks: S) async throws -> Int where S.Element == [UInt8] {
         try await session.copyFrom(sql, chunks: chunks)
+    }
+
+    /// The statement's rows a chunk at a time (`PostgresSession.stream`), for reports and exports.
+    @discardableResult
+    public func stream(_ sql: SQL, chunkSize: Int = 1000, _ body: (PostgresRows) async throws -> Void) async throws -> Int {
+        try await session.stream(sql, chunkSize: chunkSize, body)
     }
 }
 
