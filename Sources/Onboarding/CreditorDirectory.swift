@@ -157,62 +157,30 @@ public struct CreditorDirectory: Sendable {
         return out
     }
 
-    static let columns: SQL = """
-        id, legal_name, siren, siret, vat_number, address_line1, address_line2, postal_code, city, country, contact_name, contact_email,
-        contact_phone, jurisdiction, default_currency, remittance_iban, status, created_at, updated_at
-        """
-
-    static func decode(_ row: PostgresRow) throws -> Creditor {
-        Creditor(
-            id: try row.decode(UUID.self, "id"), legalName: try row.decode(String.self, "legal_name"),
-            siren: try row.decode(String?.self, "siren"), siret: try row.decode(String?.self, "siret"),
-            vatNumber: try row.decode(String?.self, "vat_number"),
-            address: Address(
-                line1: try row.decode(String?.self, "address_line1"), line2: try row.decode(String?.self, "address_line2"),
-                postalCode: try row.decode(String?.self, "postal_code"), city: try row.decode(String?.self, "city"),
-                country: try row.decode(String.self, "country")),
-            contact: Contact(
-                name: try row.decode(String?.self, "contact_name"), email: try row.decode(String?.self, "contact_email"),
-                phone: try row.decode(String?.self, "contact_phone")),
-            jurisdiction: try row.decode(String.self, "jurisdiction"), defaultCurrency: try row.decode(String.self, "default_currency"),
-            remittanceIban: try row.decode(String?.self, "remittance_iban"),
-            status: Status(rawValue: try row.decode(String.self, "status")) ?? .suspended,
-            createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
-    }
-
     /// Onboards a creditor (active at once; placements still need a mandate).
     public func create(_ input: Input, by actor: Principal, requestID: String?) async throws -> Creditor {
-        let c = try Self.check(input, creating: true)
+        let checked = try Self.check(input, creating: true)
         let id = UUID()
         return try await pool.transaction(as: actor) { tx in
-            let row = try await tx.one(
-                """
-                INSERT INTO creditors (id, legal_name, siren, siret, vat_number, address_line1, address_line2, postal_code, city, country,
-                                       contact_name, contact_email, contact_phone, jurisdiction, default_currency, remittance_iban)
-                VALUES (\(id), \(c.legalName!), \(c.siren), \(c.siret), \(c.vatNumber), \(c.address?.line1), \(c.address?.line2),
-                        \(c.address?.postalCode), \(c.address?.city), \(c.address?.country ?? "FR"), \(c.contact?.name), \(c.contact?.email),
-                        \(c.contact?.phone), \(c.jurisdiction ?? "FR"), \(c.defaultCurrency ?? "EUR"), \(c.remittanceIban))
-                RETURNING \(Self.columns)
-                """)
+            let creditor = try await CreditorRows.insert(checked, id: id, in: tx)
             try await AuditLog.append(
                 AuditEntry(action: "creditor.create", objectType: "creditor", objectID: id.uuidString.lowercased(), creditorID: id),
                 actor: actor, requestID: requestID, in: tx)
-            return try Self.decode(row!)
+            return creditor
         }
     }
 
     /// One creditor, or nil when missing or out of the actor's reach (row-level security).
     public func find(_ id: UUID, as actor: Principal) async throws -> Creditor? {
         try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
-            try await tx.one("SELECT \(Self.columns) FROM creditors WHERE id = \(id)").map(Self.decode)
+            try await CreditorRows.find(id, in: tx)
         }
     }
 
     /// The creditors the actor can see (staff: all; a creditor principal: its own), by ID.
     public func list(as actor: Principal, limit: Int, after: UUID?) async throws -> [Creditor] {
-        let page: SQL = after.map { "WHERE id > \($0)" } ?? ""
-        return try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
-            try await tx.query("SELECT \(Self.columns) FROM creditors \(page) ORDER BY id LIMIT \(limit)").map(Self.decode)
+        try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
+            try await CreditorRows.page(after: after, limit: limit, in: tx)
         }
     }
 
@@ -220,9 +188,7 @@ public struct CreditorDirectory: Sendable {
     public func update(_ id: UUID, _ input: Input, by actor: Principal, requestID: String?) async throws -> Creditor? {
         let c = try Self.check(input, creating: false)
         return try await pool.transaction(as: actor) { tx in
-            guard let current = try await tx.one("SELECT \(Self.columns) FROM creditors WHERE id = \(id) FOR UPDATE").map(Self.decode) else {
-                return nil
-            }
+            guard let current = try await CreditorRows.find(id, forUpdate: true, in: tx) else { return nil }
             if current.status == .offboarded, let status = input.status, status != .offboarded {
                 throw Problem.validation([.init(field: "status", reason: "an offboarded creditor cannot be reactivated")])
             }
@@ -230,25 +196,12 @@ public struct CreditorDirectory: Sendable {
             if let siret = c.siret ?? current.siret, let siren, !siret.hasPrefix(siren) {
                 throw Problem.validation([.init(field: "siret", reason: "does not belong to the SIREN")])
             }
-            let row = try await tx.one(
-                """
-                UPDATE creditors SET
-                    legal_name = coalesce(\(c.legalName), legal_name), siren = coalesce(\(c.siren), siren), siret = coalesce(\(c.siret), siret),
-                    vat_number = coalesce(\(c.vatNumber), vat_number), address_line1 = coalesce(\(c.address?.line1), address_line1),
-                    address_line2 = coalesce(\(c.address?.line2), address_line2), postal_code = coalesce(\(c.address?.postalCode), postal_code),
-                    city = coalesce(\(c.address?.city), city), country = coalesce(\(c.address?.country), country),
-                    contact_name = coalesce(\(c.contact?.name), contact_name), contact_email = coalesce(\(c.contact?.email), contact_email),
-                    contact_phone = coalesce(\(c.contact?.phone), contact_phone), jurisdiction = coalesce(\(c.jurisdiction), jurisdiction),
-                    default_currency = coalesce(\(c.defaultCurrency), default_currency),
-                    remittance_iban = coalesce(\(c.remittanceIban), remittance_iban),
-                    status = coalesce(\(input.status?.rawValue), status), updated_at = now()
-                WHERE id = \(id) RETURNING \(Self.columns)
-                """)
+            let updated = try await CreditorRows.update(id, with: c, status: input.status, in: tx)
             let action = input.status.map { "creditor.status.\($0.rawValue)" } ?? "creditor.update"
             try await AuditLog.append(
                 AuditEntry(action: action, objectType: "creditor", objectID: id.uuidString.lowercased(), creditorID: id),
                 actor: actor, requestID: requestID, in: tx)
-            return try row.map(Self.decode)
+            return updated
         }
     }
 }
