@@ -3,7 +3,7 @@ import Postgres
 /// Where a case stands (Docs/placements.md, domain "Life of a case"). A case is **live** while
 /// open, paused or disputed: a debtor has at most one live case per currency, and new claims of
 /// that debtor join it. Closed and recalled cases are over.
-public enum CaseStatus: String, Codable, Sendable, CaseIterable {
+public enum CaseStatus: String, Codable, Sendable, CaseIterable, PostgresDecodable {
     case open
     case paused
     case disputed

@@ -371,3 +371,14 @@ enum PostgresArrayLiteral {
         return items
     }
 }
+
+/// A string enum read from a text column whose values a CHECK constraint lists: a value the
+/// enum does not know is a decoding error naming the column (not a silent default).
+extension PostgresDecodable where Self: RawRepresentable, RawValue == String {
+    public init(postgresText text: Substring, type: UInt32, column: String) throws {
+        guard let value = Self(rawValue: String(text)) else {
+            throw PostgresError.decoding(column: column, expected: String(describing: Self.self), actualType: type, why: "unknown value")
+        }
+        self = value
+    }
+}
