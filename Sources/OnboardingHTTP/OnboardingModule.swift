@@ -34,6 +34,7 @@ public struct OnboardingModule: HTTPModule {
     let mandates: MandateBook
     let fees: FeeScheduleBook
     let placements: PlacementService
+    let mappings: ColumnMappingBook
     let worker: PlacementWorker
     let uploads: UploadGate
     let limits: UploadLimits
@@ -43,6 +44,7 @@ public struct OnboardingModule: HTTPModule {
         self.mandates = MandateBook(pool: pool)
         self.fees = FeeScheduleBook(pool: pool)
         self.placements = PlacementService(pool: pool, maxBytes: limits.maxBytes)
+        self.mappings = ColumnMappingBook(pool: pool)
         self.worker = PlacementWorker(placements: placements, logger: logger)
         self.uploads = UploadGate(limits: .init(overall: limits.overall, perCreditor: limits.perCreditor))
         self.limits = limits
@@ -52,6 +54,7 @@ public struct OnboardingModule: HTTPModule {
         let routes = ModuleRoutes()
         CreditorRoutes(creditors: creditors).add(to: routes)
         ContractRoutes(mandates: mandates, fees: fees).add(to: routes)
+        ColumnMappingRoutes(mappings: mappings).add(to: routes)
         PlacementRoutes(
             placements: placements, worker: worker, uploads: uploads,
             uploadPace: (limits.minBytesPerSecond, limits.rateWindow)
@@ -68,7 +71,7 @@ public struct OnboardingModule: HTTPModule {
             "0005_streamline_placement_merge.sql", "0006_refresh_merge_statistics.sql",
             "0007_check_creditor_of_debtors_and_cases.sql", "0008_staging_without_insert_vacuum.sql",
             "0009_staging_indexed_by_placement.sql", "0010_placement_merged_status.sql",
-            "0014_stage_placement_rows_behind_row_security.sql",
+            "0014_stage_placement_rows_behind_row_security.sql", "0016_column_mappings.sql",
         ]
     }
 }
@@ -78,3 +81,5 @@ extension CreditorDirectory.Creditor: ResponseEncodable {}
 extension MandateBook.Mandate: ResponseEncodable {}
 extension FeeScheduleBook.Schedule: ResponseEncodable {}
 extension PlacementService.Placement: ResponseEncodable {}
+extension PlacementService.DryRun: ResponseEncodable {}
+extension ColumnMappingBook.Saved: ResponseEncodable {}

@@ -20,4 +20,9 @@ extension Permission {
     /// Reading placements, their rejects and acknowledgements.
     static let placementsRead = Permission(
         "placements.read", staff: [.admin, .supervisor], creditor: allCreditorUsers, keys: .scope(.placements))
+    /// Setting a creditor's column mapping: the agency's admins, the creditor's admins.
+    static let columnMappingManage = Permission("column-mapping.manage", staff: [.admin], creditor: [.creditorAdmin])
+    /// Reading it: as placements are read (those who place files need the mapping they are read with).
+    static let columnMappingRead = Permission(
+        "column-mapping.read", staff: [.admin, .supervisor], creditor: allCreditorUsers, keys: .scope(.placements))
 }

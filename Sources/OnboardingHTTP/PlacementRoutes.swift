@@ -17,42 +17,19 @@ struct PlacementRoutes {
             let (actor, creditor) = (context.principal, try context.creditor())
             let format = try Self.format(of: request)
             let key = try IdempotencyKey.of(request.headers)
-            // Each upload holds a database connection while its file comes in: a bounded number
-            // at once, each at a minimum pace, so slow uploads cannot take every connection.
-            let permit = try uploads.admit(creditor)
-            defer { permit.release() }
-            let pace = UploadPace(minBytesPerSecond: uploadPace.minBytesPerSecond, window: uploadPace.window)
-            let body = PacedBody(base: request.body, pace: pace)
+            let mapping = try Self.mapping(of: request)
+            let dryRun = try Self.dryRun(request)
             let placements = self.placements
             let requestID = context.requestID
-            let (placement, replayed) = try await withThrowingTaskGroup(of: (PlacementService.Placement, Bool)?.self) { group in
-                group.addTask {
-                    try await placements.stage(creditor: creditor, format: format, body: body, idempotencyKey: key, by: actor, requestID: requestID)
+            if dryRun {
+                let result = try await paced(request, context) { body in
+                    try await placements.dryRun(creditor: creditor, format: format, body: body, mapping: mapping, by: actor)
                 }
-                group.addTask {
-                    try await pace.watch()
-                    return nil
-                }
-                do {
-                    while let next = try await group.next() {
-                        if let staged = next {
-                            group.cancelAll()
-                            return staged
-                        }
-                    }
-                } catch is UploadPace.TooSlow {
-                    // The staging task is cancelled with the group: its COPY is cancelled and
-                    // rolled back, nothing of the file is kept.
-                    group.cancelAll()
-                    // The client may still be sending: close its connection once the answer is
-                    // out, rather than read the rest of a file nobody will keep.
-                    let channel = context.channel
-                    channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
-                    throw Problem(
-                        status: 408, code: "upload-too-slow", title: "Upload too slow",
-                        detail: "The file came in slower than \(uploadPace.minBytesPerSecond) bytes per second; nothing was placed. Send it again on a faster link.")
-                }
-                throw CancellationError()
+                return try result.response(from: request, context: context)
+            }
+            let (placement, replayed) = try await paced(request, context) { body in
+                try await placements.stage(
+                    creditor: creditor, format: format, body: body, idempotencyKey: key, mapping: mapping, by: actor, requestID: requestID)
             }
             worker.wake()
             var response = try placement.response(from: request, context: context)
@@ -127,6 +104,75 @@ struct PlacementRoutes {
 
     func placement(_ context: CallerContext) async throws -> PlacementService.Placement {
         try await placementAndActor(context).0
+    }
+
+    /// Reads an upload's body at a minimum pace, holding one of the bounded upload slots: each
+    /// upload holds a database connection while its file comes in, so slow uploads cannot take
+    /// every connection. Too slow: 408, and whatever `work` did is cancelled (its COPY rolled back).
+    func paced<T: Sendable>(
+        _ request: Request, _ context: CallerContext, _ work: @escaping @Sendable (PacedBody) async throws -> T
+    ) async throws -> T {
+        let permit = try uploads.admit(try context.creditor())
+        defer { permit.release() }
+        let pace = UploadPace(minBytesPerSecond: uploadPace.minBytesPerSecond, window: uploadPace.window)
+        let body = PacedBody(base: request.body, pace: pace)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await work(body) }
+            group.addTask {
+                try await pace.watch()
+                return nil
+            }
+            do {
+                while let next = try await group.next() {
+                    if let done = next {
+                        group.cancelAll()
+                        return done
+                    }
+                }
+            } catch is UploadPace.TooSlow {
+                // The work is cancelled with the group: its COPY is cancelled and rolled back,
+                // nothing of the file is kept.
+                group.cancelAll()
+                // The client may still be sending: close its connection once the answer is
+                // out, rather than read the rest of a file nobody will keep.
+                let channel = context.channel
+                channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+                throw Problem(
+                    status: 408, code: "upload-too-slow", title: "Upload too slow",
+                    detail: "The file came in slower than \(uploadPace.minBytesPerSecond) bytes per second; nothing was placed. Send it again on a faster link.")
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// `?mapping=` (a JSON object, URL-encoded): a column mapping for this upload alone.
+    static func mapping(of request: Request) throws -> ColumnMapping? {
+        guard let text = request.uri.queryParameters.get("mapping") else { return nil }
+        guard let data = text.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw Problem.validation([.init(field: "mapping", reason: "must be a JSON object of source header -> field name or ignore")])
+        }
+        var sent: [String: String] = [:]
+        for (source, target) in object {
+            guard let name = target as? String else {
+                throw Problem.validation([.init(field: "mapping.\(source.prefix(60))", reason: "must be a field name or ignore")])
+            }
+            sent[source] = name
+        }
+        do {
+            return try ColumnMappingBook.check(sent)
+        } catch var problem as Problem {
+            problem.errors = problem.errors.map { .init(field: "mapping" + $0.field.dropFirst("columns".count), reason: $0.reason) }
+            throw problem
+        }
+    }
+
+    /// `?dryRun=true`: check the file, place nothing.
+    static func dryRun(_ request: Request) throws -> Bool {
+        switch request.uri.queryParameters.get("dryRun") {
+        case nil, "false": return false
+        case "true": return true
+        default: throw Problem.validation([.init(field: "dryRun", reason: "must be true or false")])
+        }
     }
 
     static func format(of request: Request) throws -> PlacementService.Format {

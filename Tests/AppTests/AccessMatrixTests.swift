@@ -137,6 +137,12 @@ struct AccessMatrixTests {
             Row(method: .get, path: "/v1/placements/\(p)/acknowledgement", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
             Row(method: .post, path: "/v1/creditors/\(a)/recalls", expected: rule([.admin: 200, .creditorAdminOwn: 200, .apiKeyOwn: 200], creditorScoped: true, keyScope: .placements),
                 body: { _ in ["references": ["NO-SUCH-REF"]] }),
+            // After the uploads (whose file the saved mapping would otherwise read): each admitted
+            // caller saves a new version, then the reads find one.
+            Row(method: .put, path: "/v1/creditors/\(a)/column-mapping", expected: rule([.admin: 201, .creditorAdminOwn: 201], creditorScoped: true),
+                body: { caller in ["columns": ["Code \(caller.rawValue)": "creditor_reference", "Echeance": "due_date", "Montant": "amount", "Nom": "debtor_name"]] }),
+            Row(method: .get, path: "/v1/creditors/\(a)/column-mapping", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
+            Row(method: .get, path: "/v1/creditors/\(a)/column-mapping/versions", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
             // Terminates the target mandate: after the reads of it and the uploads.
             Row(method: .post, path: "/v1/creditors/\(a)/mandates/\(t.mandate.uuidString.lowercased())/terminate",
                 expected: rule([.admin: 200], creditorScoped: true), body: nil),

@@ -27,7 +27,7 @@ enum FrenchFiles {
         "F-004;FA-4;01/09/2025;01/10/2025;douze euros;Société X;;;;;;;;",  // amount
         "F-005;FA-5;01/09/2025;01/10/2099;10,00;Société Y;;;;;;;;",  // due in the future
         "F-006;FA-6;01/09/2025;01/10/2025;10,00;Société Z;;;123456789;;;;;",  // siren checksum
-        ";FA-7;01/09/2025;01/10/2025;10,00;Société W;;;;;;;;",  // no reference
+        ";;01/09/2025;01/10/2025;10,00;Société W;;;;;;;;",  // no reference, no invoice number to stand for it
         "F-008;FA-8;01/09/2025;01/10/2025;10,00;Société V;;;;pas-un-email;;;;",  // email
         "F-001;FA-9;01/09/2025;01/10/2025;10,00;Doublon SA;;;;;;;;",  // repeats F-001
         "F-011;FA-11;01/09/2025;01/10/2025;10,00;Société T;;;;;;;;;en trop",  // a field past the header's

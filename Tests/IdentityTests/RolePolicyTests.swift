@@ -35,6 +35,7 @@ struct RolePolicyTests {
             "creditors": [.insert: [.admin], .update: [.admin]],
             "mandates": [.insert: [.admin], .update: [.admin]],
             "fee_schedules": [.insert: [.admin]],
+            "column_mappings": [.insert: [.admin, .creditorAdmin]],
             "users": [.insert: access, .update: access],
             "api_keys": [.insert: access, .update: access],
         ]
@@ -145,6 +146,7 @@ struct RolePolicyTests {
             "placement_rows": [.system, .placementJob],
             "mandates": keys.union([.placementJob, .admin, .supervisor, .creditorAdmin, .creditorViewer]),
             "fee_schedules": keys.union([.placementJob, .admin, .supervisor, .creditorAdmin, .creditorViewer]),
+            "column_mappings": keys.union([.placementJob, .admin, .supervisor, .creditorAdmin, .creditorViewer]),
             "users": [.admin, .supervisor, .dpo, .creditorAdmin],
             "api_keys": [.admin, .creditorAdmin],
         ]
@@ -191,7 +193,7 @@ struct RolePolicyTests {
         let key = { (scope: APIScope) in Principal(kind: .apiKey, id: UUID(), creditorID: a, scopes: [scope]) }
         let viewer = try await fixtures.user(.creditorViewer, creditor: a)
         // Rows the fixture placements do not leave: a debtor's identifier, a refused row, staged
-        // rows, a fee schedule.
+        // rows, a fee schedule, a column mapping.
         for creditor in [a, b] {
             try await fixtures.admin.execute(
                 "INSERT INTO debtor_keys (creditor_id, key, debtor_id) SELECT creditor_id, 'email:martin@example.test', id FROM debtors WHERE creditor_id = \(creditor) LIMIT 1")
@@ -204,6 +206,11 @@ struct RolePolicyTests {
                 """
                 INSERT INTO fee_schedules (creditor_id, id, effective_from, currency, basis, tiers)
                 VALUES (\(creditor), \(UUID()), current_date, 'EUR', 'flat', '[{"from": 0, "rateBasisPoints": 1500}]')
+                """)
+            try await fixtures.admin.execute(
+                """
+                INSERT INTO column_mappings (creditor_id, version, columns, created_by_kind)
+                VALUES (\(creditor), 1, '{"Code affaire": "creditor_reference"}', 'system')
                 """)
         }
         let principals: [Caller: Principal] = [

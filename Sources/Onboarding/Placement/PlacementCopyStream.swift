@@ -16,6 +16,8 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
     let maxBytes: Int
     let tally: PlacementService.Tally
     let ids: PlacementIDs
+    /// The creditor's saved mapping or the upload's own; nil: the aliases alone.
+    let mapping: ColumnMapping?
 
     func makeAsyncIterator() -> Iterator {
         Iterator(stream: self, base: base.makeAsyncIterator(), ids: ids)
@@ -82,7 +84,9 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
             var start = 0
             if columns == nil {
                 guard let header = records.first else { return }
-                self.columns = try PlacementColumn.map(headers: header.fields.map(TextDecoding.decode))
+                let read = try PlacementHeader(headers: header.fields.map(TextDecoding.decode), mapping: stream.mapping)
+                self.columns = read.columns
+                stream.tally.readings = read.readings
                 start = 1
             }
             guard let columns, start < records.count else { return }
@@ -160,7 +164,10 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                 var unknown: String? = nil
                 var refused: RejectedRow? = nil
                 for (key, value) in object.sorted(by: { $0.key < $1.key }) {
-                    guard let column = PlacementColumn.byAlias[PlacementColumn.normalise(key)] else {
+                    let found = PlacementHeader.target(ofKey: key, mapping: stream.mapping)
+                    stream.tally.read(key: key, as: found)
+                    guard case .field(let column)? = found?.target else {
+                        if found?.target == .ignore { continue }
                         // Named in the rejects file: control characters (NUL above all, which
                         // PostgreSQL text cannot hold) are left out.
                         unknown = unknown ?? String(String.UnicodeScalarView(key.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(40)))

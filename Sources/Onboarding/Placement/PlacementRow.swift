@@ -2,146 +2,6 @@ import Crypto
 import Foundation
 import Postgres
 
-/// The columns a placement file may have, with the French and English headers accepted
-/// for each (compared without case, accents, spaces, dashes or underscores).
-public enum PlacementColumn: String, CaseIterable, Sendable {
-    case creditorReference = "creditor_reference"
-    case invoiceNumber = "invoice_number"
-    case issueDate = "issue_date"
-    case dueDate = "due_date"
-    case amount
-    case currency
-    case debtorType = "debtor_type"
-    case debtorName = "debtor_name"
-    case firstName = "first_name"
-    case lastName = "last_name"
-    case siren
-    case birthDate = "birth_date"
-    case email
-    case phone
-    case addressLine1 = "address_line1"
-    case addressLine2 = "address_line2"
-    case postalCode = "postal_code"
-    case city
-    case country
-    case timeZone = "time_zone"
-    case language
-
-    public var aliases: [String] {
-        switch self {
-        case .creditorReference: return ["creditor_reference", "reference", "ref", "reference_creancier", "num_dossier", "numero_dossier", "numero_de_dossier", "n_dossier", "no_dossier", "dossier", "client_reference", "account_reference"]
-        case .invoiceNumber: return ["invoice_number", "invoice", "invoice_no", "facture", "numero_facture", "numero_de_facture", "n_facture", "no_facture", "num_facture", "n_de_facture", "piece"]
-        case .issueDate: return ["issue_date", "invoice_date", "date_facture", "date_de_facture", "date_emission", "date_d_emission", "date_piece"]
-        case .dueDate: return ["due_date", "echeance", "date_echeance", "date_d_echeance", "date_limite", "date_limite_de_paiement"]
-        case .amount: return ["amount", "montant", "principal", "montant_ttc", "amount_due", "montant_du", "solde", "reste_du"]
-        case .currency: return ["currency", "devise", "monnaie"]
-        case .debtorType: return ["debtor_type", "type", "type_debiteur", "type_de_debiteur", "nature", "categorie"]
-        case .debtorName: return ["debtor_name", "name", "nom", "raison_sociale", "nom_debiteur", "debiteur", "societe", "company"]
-        case .firstName: return ["first_name", "prenom", "given_name"]
-        case .lastName: return ["last_name", "nom_de_famille", "family_name", "surname"]
-        case .siren: return ["siren", "siret", "numero_siren"]
-        case .birthDate: return ["birth_date", "date_naissance", "date_de_naissance", "date_of_birth", "dob", "ne_le", "ne_e_le"]
-        case .email: return ["email", "e_mail", "courriel", "mail", "adresse_email", "adresse_e_mail", "adresse_mail"]
-        case .phone: return ["phone", "telephone", "tel", "mobile", "portable", "numero_telephone", "numero_de_telephone"]
-        case .addressLine1: return ["address_line1", "address_line_1", "address", "adresse", "adresse1", "adresse_1", "street", "rue"]
-        case .addressLine2: return ["address_line2", "address_line_2", "adresse2", "adresse_2", "complement", "complement_adresse", "complement_d_adresse"]
-        case .postalCode: return ["postal_code", "code_postal", "cp", "zip", "zip_code", "postcode"]
-        case .city: return ["city", "ville", "commune", "localite"]
-        case .country: return ["country", "pays", "code_pays"]
-        case .timeZone: return ["time_zone", "timezone", "fuseau_horaire", "fuseau"]
-        case .language: return ["language", "langue", "lang"]
-        }
-    }
-
-    static let caseCount = allCases.count
-
-    /// Position in `allCases`: rows keep their values in an array, not a dictionary.
-    var ordinal: Int {
-        switch self {
-        case .creditorReference: return 0
-        case .invoiceNumber: return 1
-        case .issueDate: return 2
-        case .dueDate: return 3
-        case .amount: return 4
-        case .currency: return 5
-        case .debtorType: return 6
-        case .debtorName: return 7
-        case .firstName: return 8
-        case .lastName: return 9
-        case .siren: return 10
-        case .birthDate: return 11
-        case .email: return 12
-        case .phone: return 13
-        case .addressLine1: return 14
-        case .addressLine2: return 15
-        case .postalCode: return 16
-        case .city: return 17
-        case .country: return 18
-        case .timeZone: return 19
-        case .language: return 20
-        }
-    }
-
-    /// `Échéance` -> `echeance`, `Date d'émission` -> `date_d_emission`, `dueDate` -> `due_date`.
-    static func normalise(_ header: String) -> String {
-        // camelCase -> camel_Case first, so `creditorReference` meets `creditor_reference`.
-        var spaced = ""
-        var previousLower = false
-        for ch in header {
-            if ch.isUppercase && previousLower { spaced.append("_") }
-            spaced.append(ch)
-            previousLower = ch.isLowercase || ch.isNumber
-        }
-        let folded = spaced.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "fr_FR")).lowercased()
-        return folded.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: "_")
-    }
-
-    static let byAlias: [String: PlacementColumn] = {
-        var map: [String: PlacementColumn] = [:]
-        for column in allCases { for alias in column.aliases { map[normalise(alias)] = column } }
-        return map
-    }()
-
-    /// Maps header cells to columns.
-    /// - Throws: a description of unknown, duplicate or missing required headers.
-    public static func map(headers: [String]) throws -> [PlacementColumn?] {
-        var seen: [PlacementColumn: String] = [:]
-        var problems: [String] = []
-        var out: [PlacementColumn?] = []
-        let keys = headers.map(normalise)
-        // `Nom` is the debtor's whole name alone, but the surname beside `Prénom` or beside
-        // a company name column.
-        let nomIsSurname = keys.contains { byAlias[$0] == .firstName }
-            || keys.contains { $0 != "nom" && byAlias[$0] == .debtorName }
-        for (header, key) in zip(headers, keys) {
-            if key.isEmpty { out.append(nil); continue }
-            if key == "nom" && nomIsSurname && !keys.contains(where: { byAlias[$0] == .lastName }) {
-                seen[.lastName] = header
-                out.append(.lastName)
-                continue
-            }
-            guard let column = byAlias[key] else {
-                problems.append("unknown column '\(header.prefix(40))'")
-                out.append(nil)
-                continue
-            }
-            if let previous = seen[column] { problems.append("columns '\(previous)' and '\(header.prefix(40))' both mean \(column.rawValue)") }
-            seen[column] = header
-            out.append(column)
-        }
-        for required in [PlacementColumn.creditorReference, .dueDate, .amount] where seen[required] == nil {
-            problems.append("required column \(required.rawValue) is missing")
-        }
-        if seen[.debtorName] == nil && seen[.lastName] == nil { problems.append("required column debtor_name (or last_name) is missing") }
-        guard problems.isEmpty else { throw HeaderProblem(reasons: problems) }
-        return out
-    }
-
-    public struct HeaderProblem: Error {
-        public let reasons: [String]
-    }
-}
-
 /// Field bytes to text: UTF-8 when valid, else Windows-1252 (what older French tools write).
 enum TextDecoding {
     static let cp1252High: [Character] = [
@@ -191,10 +51,14 @@ public struct StagedRow: Sendable {
     public var country: String
     public var timeZone: String
     public var language: String
+    /// The creditor's own reference of the debtor (customer account), when the file has one.
+    public var debtorReference: String? = nil
 
-    /// Identifiers that recognise the debtor again.
+    /// Identifiers that recognise the debtor again; the creditor's own reference of the debtor
+    /// first (it groups a new debtor's rows).
     public var matchKeys: [String] {
         var keys: [String] = []
+        if let debtorReference { keys.append("acct:" + debtorReference) }
         if let siren { keys.append("siren:" + siren) }
         if let email { keys.append("email:" + email) }
         if let phone { keys.append("phone:" + phone) }
@@ -242,6 +106,8 @@ public struct StagedRow: Sendable {
         add(country)
         add(timeZone)
         add(language)
+        // Added after the others, and only when present: rows without it keep their digest.
+        if let debtorReference { add(debtorReference) }
         return SHA256.hash(data: buffer)
     }
 }
@@ -294,10 +160,16 @@ public struct PlacementRowValidator: Sendable {
         for column in PlacementColumn.allCases where mayHoldNUL && value(column)?.utf8.contains(0) == true {
             return reject(column, "contains a NUL character")
         }
-        guard let reference = get(.creditorReference) else { return reject(.creditorReference, "is required") }
-        if reference.count > 100 { return reject(.creditorReference, "must be at most 100 characters") }
         let (invoice, invoiceOK) = text(.invoiceNumber, max: 100)
         if !invoiceOK { return reject(.invoiceNumber, "must be at most 100 characters on one line") }
+        // A file without references of its own (an accounting export) names each claim by its
+        // invoice number, which French law makes unique per issuer.
+        guard let reference = get(.creditorReference) ?? invoice else {
+            return reject(.creditorReference, "is required (or an invoice_number to stand for it)")
+        }
+        if reference.count > 100 { return reject(.creditorReference, "must be at most 100 characters") }
+        let (account, accountOK) = text(.debtorReference, max: 100)
+        if !accountOK { return reject(.debtorReference, "must be at most 100 characters on one line") }
         let currency = get(.currency)?.uppercased() ?? defaultCurrency
         guard let exponent = Validators.currencies[currency] else { return reject(.currency, "is not a supported ISO 4217 currency") }
         guard let amountText = get(.amount) else { return reject(.amount, "is required") }
@@ -389,7 +261,7 @@ public struct PlacementRowValidator: Sendable {
                 rowNumber: row, creditorReference: reference, invoiceNumber: invoice ?? reference, issueDate: issue, dueDate: due,
                 principalMinor: amount, currency: currency, debtorKind: kind, debtorName: name, firstName: first, lastName: last,
                 siren: siren, birthDate: birth, email: email, phone: phone, addressLine1: line1, addressLine2: line2, postalCode: postal,
-                city: city, country: country, timeZone: zone, language: language))
+                city: city, country: country, timeZone: zone, language: language, debtorReference: account))
     }
 }
 

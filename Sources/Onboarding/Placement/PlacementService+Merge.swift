@@ -23,15 +23,7 @@ extension PlacementService {
         try await tx.execute("SET LOCAL jit = off")
         try await tx.execute("SET LOCAL enable_memoize = off")
         let scope: SQL = "creditor_id = \(c) AND placement_id = \(p)"
-        // A reference twice in one file: the first row counts, the others are refused.
-        try await tx.execute(
-            """
-            UPDATE placement_rows r SET reject_field = 'creditor_reference',
-                   reject_reason = 'appears again in this file (first at row ' || d.first_row || ')'
-            FROM (SELECT row_number, min(row_number) OVER (PARTITION BY creditor_reference) AS first_row
-                  FROM placement_rows WHERE \(scope) AND reject_field IS NULL) d
-            WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = d.row_number AND d.row_number > d.first_row
-            """)
+        try await Self.refuseRepeatedReferences(creditor: c, placement: p, in: tx)
         // Rows refused while streaming, and repeated references.
         try await tx.execute(
             """
@@ -62,5 +54,17 @@ extension PlacementService {
         // The staged rows (personal data) are deleted right after the placement completes
         // (`clearStagedRows`): deleting a million rows here would only delay the placement.
         return (counts.accepted + counts.updated, finishing)
+    }
+
+    /// A reference twice in one file: the first row counts, the others are refused.
+    static func refuseRepeatedReferences(creditor c: UUID, placement p: UUID, in tx: PostgresTransaction) async throws {
+        try await tx.execute(
+            """
+            UPDATE placement_rows r SET reject_field = 'creditor_reference',
+                   reject_reason = 'appears again in this file (first at row ' || d.first_row || ')'
+            FROM (SELECT row_number, min(row_number) OVER (PARTITION BY creditor_reference) AS first_row
+                  FROM placement_rows WHERE creditor_id = \(c) AND placement_id = \(p) AND reject_field IS NULL) d
+            WHERE r.creditor_id = \(c) AND r.placement_id = \(p) AND r.row_number = d.row_number AND d.row_number > d.first_row
+            """)
     }
 }

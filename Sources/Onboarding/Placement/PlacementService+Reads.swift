@@ -10,7 +10,8 @@ extension PlacementService {
     // MARK: - Reading
 
     static let columns: SQL = """
-        id, creditor_id, status, format, file_sha256, byte_count, received, accepted, rejected, unchanged, updated, created_at, completed_at, failure
+        id, creditor_id, status, format, file_sha256, byte_count, received, accepted, rejected, unchanged, updated, created_at, completed_at, failure,
+        column_mapping, column_mapping_version, column_readings
         """
 
     static func decode(_ row: PostgresRow) throws -> Placement {
@@ -21,7 +22,9 @@ extension PlacementService {
             accepted: try row.decode(Int.self, "accepted"), rejected: try row.decode(Int.self, "rejected"),
             unchanged: try row.decode(Int.self, "unchanged"), updated: try row.decode(Int.self, "updated"),
             createdAt: try row.decode(Date.self, "created_at"), completedAt: try row.decode(Date?.self, "completed_at"),
-            failure: try row.decode(String?.self, "failure"))
+            failure: try row.decode(String?.self, "failure"),
+            columnMapping: try row.decode(String?.self, "column_mapping").map { MappingUsed(kind: $0, version: try row.decode(Int?.self, "column_mapping_version")) },
+            columns: try row.decode(PostgresJSON.self, "column_readings").decode([PlacementHeader.Reading].self))
     }
 
     /// A placement the actor can see (row-level security applies).

@@ -48,6 +48,17 @@ public struct PlacementService: Sendable {
         public var createdAt: Date
         public var completedAt: Date?
         public var failure: String?
+        /// The mapping the file's columns were read with: the creditor's saved one (with its
+        /// version) or one given with the upload; absent when the aliases alone read it.
+        public var columnMapping: MappingUsed?
+        /// How each source column was read (a CSV header's cells; a JSON file's keys as first met).
+        public var columns: [PlacementHeader.Reading]
+    }
+
+    public struct MappingUsed: Codable, Sendable, Equatable {
+        /// `saved` or `upload`.
+        public var kind: String
+        public var version: Int?
     }
 
     /// Counts and digest gathered while streaming.
@@ -56,5 +67,17 @@ public struct PlacementService: Sendable {
         var received = 0
         var rejected = 0
         var hasher = SHA256()
+        /// How each source column was read: the CSV header's, or each JSON key's as first met
+        /// (at most `maxReadings`: a file of random keys does not grow the record).
+        var readings: [PlacementHeader.Reading] = []
+        private var keysRead: Set<String> = []
+        static let maxReadings = 200
+
+        func read(key: String, as found: (target: ColumnMapping.Target, by: String)?) {
+            guard readings.count < Self.maxReadings, !keysRead.contains(key) else { return }
+            keysRead.insert(key)
+            let shown = String(String.UnicodeScalarView(key.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(60)))
+            readings.append(.init(source: shown, field: found?.target.name, by: found?.by ?? "unknown"))
+        }
     }
 }
