@@ -18,6 +18,11 @@ struct Demo: AsyncParsableCommand {
         var output: String
 
         static let adminEmail = "admin@demo.relance.test"
+        /// How the demo creditor's ERP names its columns.
+        static let demoMapping = [
+            "Code affaire": "creditor_reference", "Client": "debtor_name", "Centre de coût": "ignore",
+            "Echéance prévue": "due_date", "Solde": "amount",
+        ]
 
         func run() async throws {
             let config = try loadConfiguration(needsTLS: false)
@@ -50,6 +55,17 @@ struct Demo: AsyncParsableCommand {
             }
             let creditor = try await CreditorDirectory(pool: pool).create(
                 .init(legalName: "Démo Fournitures SAS", siren: "732829320"), by: installer, requestID: "demo-seed")
+            // Its mandate (placements need one in force) and the column mapping of its ERP's
+            // export, whose headers no alias knows (Docs/placements.md, "Column mappings").
+            let today = CalendarDate(Date()).description
+            let mandate = try JSONDecoder().decode(MandateBook.Input.self, from: Data("""
+                {"reference": "MDT-DEMO-001", "signedOn": "\(today)", "validFrom": "\(today)", "powerToReceiveFunds": true,
+                 "feeBasis": "15 % des sommes encaissées", "remittanceBasis": "net", "remittanceFrequency": "monthly",
+                 "remittanceDaysAfterEncashment": 30, "insuranceReference": "RCP-DEMO-2026"}
+                """.utf8))
+            _ = try await MandateBook(pool: pool).record(mandate, creditor: creditor.id, by: installer, requestID: "demo-seed")
+            _ = try await ColumnMappingBook(pool: pool).save(
+                Self.demoMapping, creditor: creditor.id, by: installer, requestID: "demo-seed")
             let creditorSecret = password()
             let creditorAdmin = try await users.create(
                 .init(email: "creditor@demo.relance.test", displayName: "Demo creditor admin", role: .creditorAdmin, creditorID: creditor.id, password: creditorSecret),
@@ -58,6 +74,9 @@ struct Demo: AsyncParsableCommand {
             let (_, key) = try await users.createAPIKey(creditor: creditor.id, name: "demo", scopes: APIScope.allCases, by: installer, requestID: "demo-seed")
             lines += [
                 "", "  creditor: \(creditor.legalName)  id: \(creditor.id.uuidString.lowercased())", "  API key:  \(key)", "",
+                "  The creditor has a mandate in force and a saved column mapping for its ERP's export",
+                "  (\(Self.demoMapping.keys.sorted().joined(separator: ";"))): see the README.",
+                "",
                 "  Log in (admin and dpo need a TOTP code: relance totp --secret <totp_secret>):",
                 "    curl --cacert .relance/tls/dev-cert.pem https://localhost:8443/v1/auth/token -H 'content-type: application/json' \\",
                 "      -d '{\"email\":\"supervisor@demo.relance.test\",\"password\":\"<password>\"}'",

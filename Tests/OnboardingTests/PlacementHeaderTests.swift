@@ -42,6 +42,17 @@ struct PlacementHeaderTests {
         #expect(!reasons.contains { $0.contains("debtor_name") })
     }
 
+    /// Docs/api.md's walkthrough: the export with two columns Relance does not use.
+    @Test func columnsNothingResemblesAreRefusedWithoutSuggestions() {
+        let error = #expect(throws: PlacementHeader.HeaderProblem.self) {
+            try PlacementHeader(headers: Self.accountingExport + ["Commercial", "Centre de coût"])
+        }
+        #expect(error?.reasons == [
+            "unknown column 'Commercial'; map it to a field, or to ignore",
+            "unknown column 'Centre de coût'; map it to a field, or to ignore",
+        ])
+    }
+
     @Test func aMappingComesBeforeTheAliasesAndIgnoresWhatItSays() throws {
         let mapping = try ColumnMapping(["Code affaire": "creditor_reference", "Centre de coût": "ignore", "Nom": "debtor_name", "Solde": "amount"])
         let header = try PlacementHeader(headers: ["Code affaire", "Nom", "Centre de coût", "Échéance", "Solde"], mapping: mapping)

@@ -183,7 +183,7 @@ public struct PlacementHeader: Sendable {
 
     /// The fields whose names or aliases are closest to `header`, the closest first: by shared
     /// words (`Réf. dossier client` and `reference_dossier`, `ref_client`) and by edit distance
-    /// (`Echance` and `echeance`); at least half alike.
+    /// (`Echance` and `echeance`, from 60 % alike); at least half alike.
     static func suggestions(for header: String, limit: Int) -> [PlacementColumn] {
         let key = PlacementColumn.normalise(header)
         guard !key.isEmpty else { return [] }
@@ -199,7 +199,9 @@ public struct PlacementHeader: Sendable {
                 let shared = Double(matched) / Double(max(words.count, candidateWords.count))
                 let distance = Double(editDistance(Array(key.utf8), Array(candidate.utf8)))
                 let close = 1 - distance / Double(max(key.utf8.count, candidate.utf8.count))
-                best[column] = max(best[column] ?? 0, shared, close)
+                // Spelling counts from 60 % alike (`Echance`/`echeance`), so that a word merely as
+                // long as another (`Commercial`/`courriel`) suggests nothing.
+                best[column] = max(best[column] ?? 0, shared, close >= 0.6 ? close : 0)
             }
         }
         return best.filter { $0.value >= 0.5 }.sorted { $0.value == $1.value ? $0.key.ordinal < $1.key.ordinal : $0.value > $1.value }
