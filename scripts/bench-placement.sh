@@ -5,6 +5,7 @@
 #   scripts/bench-placement.sh [ROWS]      (default 1000000; needs a release build)
 # Options (environment): SKIP_FLOOR=1, PLACE_AGAIN=1, KEEP_LOG=FILE (PostgreSQL log),
 # BENCH_FILE=FILE (place this file, generated there first if missing; scripts/bench-rounds.sh),
+# BENCH_MAPPING=1 (the creditor has a saved column mapping naming every column of the file),
 # RELANCE_PG_OPTIONS (server settings), PERF_RECORD=FILE (perf profile of the upload).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,11 @@ psql "$admin_db" -qc "INSERT INTO mandates (creditor_id, id, reference, signed_o
 secret=$(openssl rand -hex 24)
 prefix=rk_benchbench01
 psql "$admin_db" -qc "INSERT INTO api_keys (creditor_id, id, prefix, secret_hash, name, scopes) VALUES ('$creditor', gen_random_uuid(), '$prefix', sha256('$secret'::bytea), 'bench', ARRAY['placements'])"
+if [ "${BENCH_MAPPING:-0}" = 1 ]; then
+  # Every header of Benchmarks/generate-placement.py's file, read through the mapping.
+  psql "$admin_db" -qc "INSERT INTO column_mappings (creditor_id, version, columns, created_by_kind) VALUES ('$creditor', 1, '{\"Référence\": \"creditor_reference\", \"N° Facture\": \"invoice_number\", \"Date facture\": \"issue_date\", \"Échéance\": \"due_date\", \"Montant TTC\": \"amount\", \"Type\": \"debtor_type\", \"Raison sociale\": \"debtor_name\", \"Prénom\": \"first_name\", \"Nom\": \"last_name\", \"SIREN\": \"siren\", \"Courriel\": \"email\", \"Téléphone\": \"phone\", \"Adresse\": \"address_line1\", \"Code postal\": \"postal_code\", \"Ville\": \"city\"}', 'system')"
+  echo "column mapping:       saved, version 1, every column"
+fi
 
 # Each timed step starts on a settled cluster: what the step before left to do (autovacuum of
 # the rows it wrote, the server's deletion of staged rows and statistics refresh after a merge,
@@ -69,7 +75,7 @@ staged_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
 until [ "$(psql "$admin_db" -qtAc "SELECT status FROM placements WHERE id = '$id'")" != "staged" ]; do sleep 0.2; done
 api_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
 peak_kb=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
-counts=$(psql "$admin_db" -qtAc "SELECT status || ' received=' || received || ' accepted=' || accepted || ' rejected=' || rejected FROM placements WHERE id = '$id'")
+counts=$(psql "$admin_db" -qtAc "SELECT status || ' received=' || received || ' accepted=' || accepted || ' rejected=' || rejected || ' mapping=' || coalesce(column_mapping || ' v' || column_mapping_version, 'none') FROM placements WHERE id = '$id'")
 
 # PLACE_AGAIN=1: the same file placed a second time (every row already placed: the general
 # merge path, every row comes back unchanged).

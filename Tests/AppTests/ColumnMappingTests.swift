@@ -192,6 +192,28 @@ struct ColumnMappingTests {
         }
     }
 
+    @Test func jsonKeysAreReadThroughTheMappingToo() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let c = try await creditor(client, fixtures, pool)
+            #expect(try await client.call(.put, "/v1/creditors/\(c.id)/column-mapping", bearer: c.token, json: ["columns": Self.projectMapping]).status == 201)
+            let records: [[String: Any]] = [
+                ["Code affaire": "AFF-1", "Client": "Acme SAS", "Centre de coût": "CC-12", "Echance": "01/02/2025", "Solde": "100,00"],
+                ["Code affaire": "AFF-2", "Client": "Globex SARL", "Echance": "03/02/2025", "Solde": 250.5, "Divers": "x"],
+            ]
+            let staged = try await client.execute(
+                uri: "/v1/creditors/\(c.id)/placements", method: .post,
+                headers: [.authorization: "Bearer \(c.token)", .contentType: "application/json"],
+                body: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: records))
+            ) { Reply(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body)) }
+            let done = try await placed(client, c, staged)
+            #expect(done["accepted"] as? Int == 1 && done["rejected"] as? Int == 1)
+            let columns = Dictionary(uniqueKeysWithValues: (done["columns"] as? [[String: Any]] ?? []).map { ($0["source"] as? String ?? "", $0["by"] as? String ?? "") })
+            #expect(columns == ["Code affaire": "mapping", "Client": "mapping", "Centre de coût": "mapping", "Echance": "mapping", "Solde": "mapping", "Divers": "unknown"])
+            let rejects = try await client.call(.get, "/v1/placements/\(done["id"] as? String ?? "")/rejects?format=json", bearer: c.token)
+            #expect(rejects.text.contains("\"column\":\"Divers\""), "\(rejects.text)")
+        }
+    }
+
     @Test func aMappingChangedWhileAPlacementWaitsDoesNotTouchIt() async throws {
         try await withRouter { client, fixtures, _, pool in
             let c = try await creditor(client, fixtures, pool)
