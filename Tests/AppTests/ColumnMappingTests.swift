@@ -192,6 +192,45 @@ struct ColumnMappingTests {
         }
     }
 
+    /// Excel on a French Windows: « CSV (séparateur : point-virgule) » writes Windows-1252,
+    /// « CSV UTF-8 » writes UTF-8 with a BOM. Accented headers must meet the mapping either way,
+    /// saved or given with the upload.
+    @Test func excelFilesFromAFrenchWindowsMeetTheMappingInEitherEncoding() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let header = "Réf. dossier;Dénomination;N° pièce;Échéance prévue;Reste à payer;Commercial;Centre de coût"
+            let rows = ["D-1;Société Générale d'Équipement;FA-1;01/02/2025;1 234,56;É. Durand;CC-12", "D-2;Crêperie Bécassine;FA-2;03/02/2025;99,90;É. Durand;CC-40"]
+            let text = ([header] + rows).joined(separator: "\r\n") + "\r\n"
+            let cp1252 = Array(text.unicodeScalars.map { scalar -> UInt8 in
+                if scalar.value < 0x100 { return UInt8(scalar.value) }
+                Issue.record("\(scalar) has no Windows-1252 byte in this test")
+                return 0x3F
+            })
+            let utf8BOM = [0xEF, 0xBB, 0xBF] + Array(text.utf8)
+            #expect(cp1252 != utf8BOM)
+            let mapping = [
+                "Réf. dossier": "creditor_reference", "Dénomination": "debtor_name", "N° pièce": "invoice_number",
+                "Échéance prévue": "due_date", "Reste à payer": "amount", "Commercial": "ignore", "Centre de coût": "ignore",
+            ]
+            // One creditor with the mapping saved, another giving it with each upload.
+            let saved = try await creditor(client, fixtures, pool)
+            #expect(try await client.call(.put, "/v1/creditors/\(saved.id)/column-mapping", bearer: saved.token, json: ["columns": mapping]).status == 201)
+            let oneOff = try await creditor(client, fixtures, pool)
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: mapping), as: UTF8.self)
+            for (c, query) in [(saved, [String: String]()), (oneOff, ["mapping": json])] {
+                for bytes in [cp1252, utf8BOM] {
+                    let done = try await placed(client, c, try await upload(client, c, bytes, query: query))
+                    #expect(done["status"] as? String == "completed" && done["rejected"] as? Int == 0, "\(done)")
+                    let columns = (done["columns"] as? [[String: Any]] ?? []).map { $0["source"] as? String ?? "" }
+                    #expect(columns == header.split(separator: ";").map(String.init))
+                }
+                let names = try await fixtures.admin.query("SELECT name FROM debtors WHERE creditor_id = \(c.id) ORDER BY name")
+                #expect(try names.map { try $0.decode(String.self, "name") } == ["Crêperie Bécassine", "Société Générale d'Équipement"])
+                let amounts = try await fixtures.admin.query("SELECT principal_minor FROM claims WHERE creditor_id = \(c.id) ORDER BY creditor_reference")
+                #expect(try amounts.map { try $0.decode(Int.self, "principal_minor") } == [123_456, 9_990])
+            }
+        }
+    }
+
     @Test func jsonKeysAreReadThroughTheMappingToo() async throws {
         try await withRouter { client, fixtures, _, pool in
             let c = try await creditor(client, fixtures, pool)
