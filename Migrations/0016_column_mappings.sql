@@ -22,21 +22,13 @@ CREATE POLICY column_mappings_staff ON column_mappings USING (app_is_staff()) WI
 CREATE POLICY column_mappings_own ON column_mappings
     USING (creditor_id = (SELECT app_creditor_id())) WITH CHECK (creditor_id = (SELECT app_creditor_id()));
 
--- Who sets a creditor's mapping: the system, the agency's administrators, the creditor's own
--- administrators (the tenant policies keep them to their creditor). Read as the creditor's other
--- records are (0015): the agency's administrators and supervisors, the creditor's users, keys and
--- jobs (an upload by a `placements` key reads the mapping it is placed with).
-CREATE FUNCTION app_may_map_columns() RETURNS boolean
-    LANGUAGE sql STABLE AS $$
-    SELECT CASE
-        WHEN app_principal_kind() = 'system' THEN true
-        WHEN app_is_staff() THEN coalesce(app_role() = 'admin', false)
-        WHEN app_user_id() IS NOT NULL THEN coalesce(app_role() = 'creditor_admin', false)
-        ELSE false
-    END
-$$;
+-- Who sets a creditor's mapping: those who manage its access (0013's app_may_manage_access: the
+-- system, the agency's administrators, the creditor's own administrators, whom the tenant
+-- policies keep to their creditor). Read as the creditor's other records are (0015): the agency's
+-- administrators and supervisors, the creditor's users, keys and jobs (an upload by a
+-- `placements` key reads the mapping it is placed with).
 CREATE POLICY column_mappings_insert_by_role ON column_mappings AS RESTRICTIVE FOR INSERT TO relance_app
-    WITH CHECK ((SELECT app_may_map_columns()));
+    WITH CHECK ((SELECT app_may_manage_access()));
 CREATE POLICY column_mappings_read_by_role ON column_mappings AS RESTRICTIVE FOR SELECT TO relance_app
     USING ((SELECT app_may_read_creditor_records()));
 -- Versions are never changed or deleted: a change is a new version.

@@ -24,18 +24,19 @@ public struct ColumnMappingBook: Sendable {
 
     /// Checks a mapping as sent: each source header once, each field once, known fields or
     /// `ignore`, and the fields every file needs.
-    /// - Throws: `Problem` 422 naming each fault (`columns.<header>`, or `columns`).
-    public static func check(_ sent: [String: String]) throws -> ColumnMapping {
+    /// - Parameter root: its name in the request (`columns`, or an upload's `mapping`).
+    /// - Throws: `Problem` 422 naming each fault (`<root>.<header>`, or `<root>`).
+    public static func check(_ sent: [String: String], root: String = "columns") throws -> ColumnMapping {
         let mapping: ColumnMapping
         do {
-            mapping = try ColumnMapping(sent)
+            mapping = try ColumnMapping(sent, root: root)
         } catch let problem as ColumnMapping.MappingProblem {
             throw Problem.validation(problem.errors.map { .init(field: $0.field, reason: $0.reason) }, detail: "The column mapping is not usable.")
         }
         let missing = mapping.missingRequired()
         guard missing.isEmpty else {
             throw Problem.validation(
-                missing.map { .init(field: "columns", reason: "maps no column to \($0), which every file needs") },
+                missing.map { .init(field: root, reason: "maps no column to \($0), which every file needs") },
                 detail: "The column mapping is not usable.")
         }
         return mapping

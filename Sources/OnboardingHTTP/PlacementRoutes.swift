@@ -158,12 +158,7 @@ struct PlacementRoutes {
             }
             sent[source] = name
         }
-        do {
-            return try ColumnMappingBook.check(sent)
-        } catch var problem as Problem {
-            problem.errors = problem.errors.map { .init(field: "mapping" + $0.field.dropFirst("columns".count), reason: $0.reason) }
-            throw problem
-        }
+        return try ColumnMappingBook.check(sent, root: "mapping")
     }
 
     /// `?dryRun=true`: check the file, place nothing.

@@ -231,6 +231,19 @@ struct ColumnMappingTests {
         }
     }
 
+    /// A header cell holding control characters (a NUL, which jsonb cannot store) is read by
+    /// what remains, and shown without them.
+    @Test func controlCharactersInAHeaderAreLeftOutOfTheReadings() async throws {
+        try await withRouter { client, fixtures, _, pool in
+            let c = try await creditor(client, fixtures, pool)
+            let file = Array("Référence;Nom;Échéance;\u{0}Montant\u{1};\u{0}\r\nR-1;Acme SAS;01/02/2025;10,00;\r\n".utf8)
+            let done = try await placed(client, c, try await upload(client, c, file))
+            #expect(done["status"] as? String == "completed" && done["accepted"] as? Int == 1, "\(done)")
+            let columns = (done["columns"] as? [[String: Any]] ?? []).map { "\($0["source"] as? String ?? "?")=\($0["by"] as? String ?? "?")" }
+            #expect(columns == ["Référence=alias", "Nom=alias", "Échéance=alias", "Montant=alias", "=empty"])
+        }
+    }
+
     @Test func jsonKeysAreReadThroughTheMappingToo() async throws {
         try await withRouter { client, fixtures, _, pool in
             let c = try await creditor(client, fixtures, pool)

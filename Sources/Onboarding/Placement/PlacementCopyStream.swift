@@ -170,7 +170,7 @@ struct PlacementCopyStream<Base: AsyncSequence>: AsyncSequence where Base.Elemen
                         if found?.target == .ignore { continue }
                         // Named in the rejects file: control characters (NUL above all, which
                         // PostgreSQL text cannot hold) are left out.
-                        unknown = unknown ?? String(String.UnicodeScalarView(key.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(40)))
+                        unknown = unknown ?? PlacementHeader.shown(key, limit: 40)
                         continue
                     }
                     switch value {

@@ -4,7 +4,7 @@ import Foundation
 /// the field it holds, or `ignore` for a column Relance does not use (a cost centre, a sales
 /// rep). Headers are matched as the aliases are (case, accents, spaces and punctuation folded).
 /// Saved per creditor (versioned) or given with one upload.
-public struct ColumnMapping: Sendable, Equatable {
+public struct ColumnMapping: Sendable {
     public enum Target: Sendable, Equatable, Hashable {
         case field(PlacementColumn)
         case ignore
@@ -20,21 +20,19 @@ public struct ColumnMapping: Sendable, Equatable {
     /// Source headers as the creditor wrote them, with their targets, in a stable order.
     public let columns: [(source: String, target: Target)]
 
-    public static func == (lhs: ColumnMapping, rhs: ColumnMapping) -> Bool {
-        lhs.columns.map(\.source) == rhs.columns.map(\.source) && lhs.columns.map(\.target) == rhs.columns.map(\.target)
-    }
-
     /// Checks a mapping as sent (`{"Référence client": "debtor_reference", "Centre de coût": "ignore"}`).
-    /// - Throws: `MappingProblem` listing each fault with the field it concerns (`columns.<source>`).
-    public init(_ sent: [String: String]) throws {
+    /// - Parameter root: the name of the mapping in the request, which each fault's field starts
+    ///   with (`columns` in a saved mapping's body, `mapping` for an upload's parameter).
+    /// - Throws: `MappingProblem` listing each fault with the field it concerns (`<root>.<source>`).
+    public init(_ sent: [String: String], root: String = "columns") throws {
         var problems: [(field: String, reason: String)] = []
         var bySource: [String: String] = [:]
         var byTarget: [PlacementColumn: String] = [:]
         var out: [(source: String, target: Target)] = []
-        if sent.isEmpty { problems.append(("columns", "must map at least one column")) }
-        if sent.count > 200 { problems.append(("columns", "must map at most 200 columns")) }
+        if sent.isEmpty { problems.append((root, "must map at least one column")) }
+        if sent.count > 200 { problems.append((root, "must map at most 200 columns")) }
         for (source, name) in sent.sorted(by: { $0.key < $1.key }) {
-            let field = "columns.\(source.prefix(60))"
+            let field = "\(root).\(PlacementHeader.shown(source))"
             let key = PlacementColumn.normalise(source)
             if key.isEmpty || source.count > 200 {
                 problems.append((field, "must be a column header of 1 to 200 characters with a letter or digit"))
@@ -121,7 +119,7 @@ public struct PlacementHeader: Sendable {
         }
         let nomIsSurname = targets.contains(.firstName) || zip(keys, targets).contains { $0 != "nom" && $1 == .debtorName }
         for (header, key) in zip(headers, keys) {
-            let shown = String(header.prefix(60))
+            let shown = Self.shown(header)
             if let target = mapped[key] {
                 switch target {
                 case .ignore:
@@ -222,6 +220,13 @@ public struct PlacementHeader: Sendable {
             swap(&previous, &current)
         }
         return previous[b.count]
+    }
+
+    /// A header or JSON key as shown back (readings, problems, rejects): without control
+    /// characters (NUL above all, which PostgreSQL text and jsonb cannot hold), at most `limit`
+    /// characters.
+    static func shown(_ text: String, limit: Int = 60) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F })).prefix(limit).description
     }
 
     public struct HeaderProblem: Error, Sendable {

@@ -42,22 +42,26 @@ extension PlacementService {
         let tally = Tally()
         do {
             try await pool.transaction(as: actor, .init(statementTimeout: .seconds(3600), maxAttempts: 1)) { tx in
-                let (saved, kind) = try await stageRows(creditor: creditor, placement: id, format: format, body: body, mapping: mapping, tally: tally, in: tx)
+                let used = try await stageRows(creditor: creditor, placement: id, format: format, body: body, mapping: mapping, tally: tally, in: tx)
                 // Staged rows are read by the merge only: this transaction reads them as it would.
                 try await tx.act(for: .placementMerge, creditor: creditor)
                 try await Self.refuseRepeatedReferences(creditor: creditor, placement: id, in: tx)
-                let scope: SQL = "creditor_id = \(creditor) AND placement_id = \(id) AND reject_field IS NOT NULL"
-                let rejected = try await tx.one("SELECT count(*)::int8 AS n FROM placement_rows WHERE \(scope)")?.decode(Int.self, "n") ?? 0
-                let rejects = try await tx.query(
-                    "SELECT row_number, reject_field, reject_reason FROM placement_rows WHERE \(scope) ORDER BY row_number LIMIT \(Self.rejectsShown)"
-                ).map {
+                // The first refusals, each row carrying how many there are in all (counted before the LIMIT).
+                let rows = try await tx.query(
+                    """
+                    SELECT row_number, reject_field, reject_reason, count(*) OVER () AS total FROM placement_rows
+                    WHERE creditor_id = \(creditor) AND placement_id = \(id) AND reject_field IS NOT NULL
+                    ORDER BY row_number LIMIT \(Self.rejectsShown)
+                    """)
+                let rejected = try rows.first?.decode(Int.self, "total") ?? 0
+                let rejects = try rows.map {
                     DryRun.Reject(
                         row: try $0.decode(Int.self, "row_number"), field: try $0.decode(String.self, "reject_field"),
                         reason: try $0.decode(String.self, "reject_reason"))
                 }
                 throw Done(result: DryRun(
                     received: tally.received, accepted: tally.received - rejected, rejected: rejected,
-                    columnMapping: kind.map { MappingUsed(kind: $0, version: saved?.version) }, columns: tally.readings,
+                    columnMapping: used, columns: tally.readings,
                     rejects: rejects, moreRejects: rejected > rejects.count))
             }
         } catch let done as Done {

@@ -39,7 +39,7 @@ extension PlacementService {
         let tally = Tally()
         do {
             let placement = try await pool.transaction(as: actor, .init(statementTimeout: .seconds(3600), maxAttempts: 1)) { tx -> Placement in
-                let (saved, mappingKind) = try await stageRows(
+                let used = try await stageRows(
                     creditor: creditor, placement: id, format: format, body: body, mapping: mapping, tally: tally, in: tx)
                 if let idempotencyKey {
                     // Keys live 24 hours: an older placement gives its key up.
@@ -55,7 +55,7 @@ extension PlacementService {
                                             column_mapping, column_mapping_version, column_readings)
                     VALUES (\(creditor), \(id), 'staged', \(format.rawValue), \(PostgresBytes(Array(tally.hasher.finalize()))), \(tally.bytes),
                             \(idempotencyKey), \(tally.received), \(tally.rejected), \(actor.kind.rawValue), \(actor.id),
-                            \(mappingKind), \(saved?.version), \(try PostgresJSON(encoding: tally.readings)))
+                            \(used?.kind), \(used?.version), \(try PostgresJSON(encoding: tally.readings)))
                     RETURNING \(Self.columns)
                     """)
                 try await AuditLog.append(
@@ -90,10 +90,10 @@ extension PlacementService {
     /// What an upload and a dry run share: the creditor's checks (active, a mandate in force),
     /// the mapping (the upload's own, else the creditor's saved one, read in this transaction: a
     /// later change does not touch this placement), and the rows checked and staged by COPY.
-    /// - Returns: the saved mapping used, if any, and the kind of mapping (`saved`, `upload`, nil).
+    /// - Returns: the mapping the rows were read with (nil: the aliases alone).
     func stageRows<Body: AsyncSequence>(
         creditor: UUID, placement id: UUID, format: Format, body: Body, mapping: ColumnMapping?, tally: Tally, in tx: PostgresTransaction
-    ) async throws -> (ColumnMappingBook.Saved?, String?) where Body.Element == [UInt8] {
+    ) async throws -> MappingUsed? where Body.Element == [UInt8] {
         guard let owner = try await tx.one("SELECT status, default_currency, jurisdiction FROM creditors WHERE id = \(creditor)") else {
             throw Problem.notFound("creditor")
         }
@@ -118,6 +118,7 @@ extension PlacementService {
         guard tally.received > 0 else {
             throw Problem.validation([.init(field: "file", reason: "has no data rows")])
         }
-        return (saved, mapping != nil ? "upload" : saved != nil ? "saved" : nil)
+        if mapping != nil { return MappingUsed(kind: "upload", version: nil) }
+        return saved.map { MappingUsed(kind: "saved", version: $0.version) }
     }
 }

@@ -76,8 +76,7 @@ public struct PlacementService: Sendable {
         func read(key: String, as found: (target: ColumnMapping.Target, by: String)?) {
             guard readings.count < Self.maxReadings, !keysRead.contains(key) else { return }
             keysRead.insert(key)
-            let shown = String(String.UnicodeScalarView(key.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(60)))
-            readings.append(.init(source: shown, field: found?.target.name, by: found?.by ?? "unknown"))
+            readings.append(.init(source: PlacementHeader.shown(key), field: found?.target.name, by: found?.by ?? "unknown"))
         }
     }
 }
