@@ -1,7 +1,7 @@
 /// An incremental CSV parser over bytes: feed chunks of any size, get complete records.
 ///
-/// Handles what French accounting exports produce: `,` or `;` or tab separators (detected on
-/// the header line), quoted fields with doubled quotes, separators and line breaks inside
+/// Handles what French accounting exports produce: `,`, `;`, tab or `|` separators (detected on
+/// the header line; `|` and tab are the two the FEC's format allows), quoted fields with doubled quotes, separators and line breaks inside
 /// quotes, CRLF, LF or CR line ends, a UTF-8 byte order mark. Works on bytes, so UTF-8 and
 /// Windows-1252 files parse alike (separators and quotes are ASCII in both); fields are
 /// decoded later.
@@ -175,7 +175,7 @@ public struct CSVStreamParser {
 
     /// The most frequent of `;`, `,` and tab outside quotes on the header line.
     private func detectSeparator(_ line: ArraySlice<UInt8>) -> UInt8 {
-        var counts: [UInt8: Int] = [0x3B: 0, 0x2C: 0, 0x09: 0]
+        var counts: [UInt8: Int] = [0x3B: 0, 0x2C: 0, 0x09: 0, 0x7C: 0]
         var quoted = false
         for b in line {
             if b == 0x22 { quoted.toggle() }
