@@ -88,6 +88,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Case assignment: teams, agent profiles and absences, rules, the assigner, reassignment.
+        .target(
+            name: "Assignment",
+            dependencies: [
+                "Core", "Postgres", "Portfolio",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP kernel every module's HTTP target uses: the request context, access checks,
         // JSON input, lists and pages, the HTTPModule protocol. No domain in it.
         .target(
@@ -125,6 +135,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Assignment over HTTP: teams, agents, rules, the unassigned queue, reassignment, history.
+        .target(
+            name: "AssignmentHTTP",
+            dependencies: [
+                "Assignment", "Core", "Postgres", "Web",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Cases over HTTP: the list and one case.
+        .target(
+            name: "PortfolioHTTP",
+            dependencies: [
+                "Core", "Portfolio", "Postgres", "Web",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The service's own endpoints: health, metrics, the OpenAPI document.
         .target(
             name: "Platform",
@@ -142,12 +172,15 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
+                "Assignment",
+                "AssignmentHTTP",
                 "Core",
                 "Identity",
                 "IdentityHTTP",
                 "Onboarding",
                 "OnboardingHTTP",
                 "Platform",
+                "PortfolioHTTP",
                 "Postgres",
                 "Web",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -170,7 +203,7 @@ let package = Package(
         .executableTarget(
             name: "relance",
             dependencies: [
-                "App", "Core", "Identity", "Onboarding", "Platform", "Postgres",
+                "App", "Assignment", "Core", "Identity", "Onboarding", "Platform", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -179,7 +212,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "App", "Core", "Identity", "Onboarding"],
+            dependencies: ["Postgres", "App", "Assignment", "Core", "Identity", "Onboarding"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -201,6 +234,11 @@ let package = Package(
         .testTarget(
             name: "PortfolioTests",
             dependencies: ["Portfolio", "Onboarding", "Core", "Postgres", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AssignmentTests",
+            dependencies: ["Assignment", "Portfolio", "Onboarding", "Core", "Postgres", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import AssignmentHTTP
 import Core
 import Hummingbird
 import HummingbirdCore
@@ -9,6 +10,7 @@ import NIOCore
 import Onboarding
 import OnboardingHTTP
 import Platform
+import PortfolioHTTP
 import Postgres
 import ServiceLifecycle
 import Web
@@ -29,6 +31,8 @@ public func buildModules(configuration: AppConfiguration, pool: PostgresPool, lo
     let creditors = CreditorDirectory(pool: pool)
     let identity = IdentityModule(
         identity: IdentityService(pool: pool, secrets: secrets), users: UserDirectory(pool: pool, secrets: secrets), creditors: creditors)
+    let assignment = AssignmentModule(pool: pool, logger: Logger(label: "relance.assignment"))
+    let agents = assignment.agents
     return Modules(identity: identity, others: [
         OnboardingModule(
             pool: pool, creditors: creditors,
@@ -36,6 +40,8 @@ public func buildModules(configuration: AppConfiguration, pool: PostgresPool, lo
                 maxBytes: configuration.maxPlacementBytes, overall: configuration.maxUploads, perCreditor: configuration.maxUploadsPerCreditor,
                 minBytesPerSecond: configuration.uploadMinBytesPerSecond, rateWindow: configuration.uploadRateWindow),
             logger: Logger(label: "relance.placements")),
+        assignment,
+        PortfolioModule(pool: pool, teamAgents: { try await agents.members(ofTeam: $0, as: $1) }),
     ])
 }
 

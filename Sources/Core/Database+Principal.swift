@@ -15,6 +15,18 @@ extension PostgresPool {
     }
 }
 
+extension PostgresPool {
+    /// Runs a transaction as the system doing `job` across creditors (the assigner).
+    public func transaction<T>(
+        asSystemJob job: Principal.Job, _ options: TransactionOptions = TransactionOptions(),
+        _ body: (PostgresTransaction) async throws -> T
+    ) async throws -> T {
+        var options = options
+        options.settings = Principal.databaseSettings(forSystemJob: job) + options.settings
+        return try await withTransaction(options, body)
+    }
+}
+
 extension PostgresTransaction {
     /// From here on, acts as `job` for `creditor`: row-level security confines every statement
     /// of the rest of the transaction to that creditor, with the job's write rights.

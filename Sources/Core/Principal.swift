@@ -99,6 +99,13 @@ public struct Principal: Sendable, Equatable {
     public enum Job: String, Sendable {
         /// The placement worker's merge and finishing transactions.
         case placementMerge = "placement_merge"
+        /// The assigner: across creditors, as the system (migration 0017's policies).
+        case assignment
+    }
+
+    /// The settings of a background job working across creditors as the system.
+    public static func databaseSettings(forSystemJob job: Job) -> [(name: String, value: String)] {
+        [("app.principal_kind", "system"), ("app.job", job.rawValue)]
     }
 
     /// The settings of a background job acting for one creditor, set in a transaction that

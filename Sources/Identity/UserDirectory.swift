@@ -21,6 +21,7 @@ public struct UserDirectory: Sendable {
         public var role: Role
         public var creditorId: UUID?
         public var status: String
+        /// An agent's team (their assignment profile's), nil for everyone else.
         public var team: String?
         public var totpEnrolled: Bool
         public var createdAt: Date
@@ -33,17 +34,15 @@ public struct UserDirectory: Sendable {
         public var role: Role
         public var creditorID: UUID?
         public var password: String
-        public var team: String?
         /// Enrol a TOTP second factor now (always for roles that require one).
         public var enrolTOTP: Bool
 
-        public init(email: String, displayName: String = "", role: Role, creditorID: UUID? = nil, password: String, team: String? = nil, enrolTOTP: Bool = false) {
+        public init(email: String, displayName: String = "", role: Role, creditorID: UUID? = nil, password: String, enrolTOTP: Bool = false) {
             self.email = email
             self.displayName = displayName
             self.role = role
             self.creditorID = creditorID
             self.password = password
-            self.team = team
             self.enrolTOTP = enrolTOTP
         }
     }

@@ -5,7 +5,11 @@ import Postgres
 /// The `users` table as the directory uses it: every statement in the caller's transaction.
 /// (Login, sessions and password changes are `IdentityService`'s, through definer functions.)
 public enum UserRows {
-    static let columns: SQL = "id, email, display_name, role, creditor_id, status, team, totp_secret_sealed IS NOT NULL AS totp_enrolled, created_at, last_login_at"
+    static let columns: SQL = """
+        id, email, display_name, role, creditor_id, status,
+        (SELECT t.name FROM agent_profiles p JOIN teams t ON t.id = p.team_id WHERE p.user_id = users.id) AS team,
+        totp_secret_sealed IS NOT NULL AS totp_enrolled, created_at, last_login_at
+        """
 
     static func decode(_ row: PostgresRow) throws -> UserDirectory.User {
         UserDirectory.User(
@@ -26,8 +30,8 @@ public enum UserRows {
     ) async throws -> UserDirectory.User {
         let row = try await tx.one(
             """
-            INSERT INTO users (id, creditor_id, email, display_name, role, password_hash, totp_secret_sealed, team)
-            VALUES (\(id), \(new.creditorID), \(email), \(new.displayName), \(new.role.rawValue), \(passwordHash), \(sealedTOTPKey), \(new.team))
+            INSERT INTO users (id, creditor_id, email, display_name, role, password_hash, totp_secret_sealed)
+            VALUES (\(id), \(new.creditorID), \(email), \(new.displayName), \(new.role.rawValue), \(passwordHash), \(sealedTOTPKey))
             RETURNING \(columns)
             """)
         return try decode(row!)

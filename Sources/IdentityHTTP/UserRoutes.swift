@@ -17,7 +17,6 @@ struct UserRoutes {
         let displayName: String?
         let role: Role
         let password: String
-        let team: String?
         let totp: Bool?
     }
 
@@ -84,7 +83,7 @@ struct UserRoutes {
         let created = try await users.create(
             .init(
                 email: body.email, displayName: body.displayName ?? "", role: body.role, creditorID: creditor, password: body.password,
-                team: body.team, enrolTOTP: body.totp ?? false),
+                enrolTOTP: body.totp ?? false),
             by: actor, requestID: context.requestID)
         var response = try CreatedUser(user: created.user, totpSecret: created.totpSecret, totpUri: created.totpURI)
             .response(from: request, context: context)

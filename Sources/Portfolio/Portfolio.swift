@@ -51,6 +51,12 @@ public struct Case: Codable, Sendable, Equatable {
     public var closedAt: Date?
     public var closeReason: String?
     public var assignedAgentId: UUID?
+    /// Where the case is in its ladder: `amicable_calls`, `letters`, `escalation`.
+    public var stage: String
+    public var assignedAt: Date?
+    /// Why no agent holds the open case yet (`no_rule`, `pool_absent`, `pool_full`,
+    /// `skill_missing`); nil when assigned or not yet seen by the assigner.
+    public var unassignedReason: String?
     public var createdAt: Date
     public var updatedAt: Date
 }

@@ -13,7 +13,7 @@ public enum PortfolioRows {
 
     static let caseColumns: SQL = """
         id, creditor_id, debtor_id, currency, status, principal_minor, balance_minor, oldest_due_date, first_placement_id, placed_at,
-        closed_at, close_reason, assigned_agent_id, created_at, updated_at
+        closed_at, close_reason, assigned_agent_id, stage, assigned_at, unassigned_reason, created_at, updated_at
         """
 
     static let claimColumns: SQL = """
@@ -63,7 +63,9 @@ public enum PortfolioRows {
             oldestDueDate: try row.decode(CalendarDate?.self, "oldest_due_date"),
             firstPlacementId: try row.decode(UUID.self, "first_placement_id"), placedAt: try row.decode(Date.self, "placed_at"),
             closedAt: try row.decode(Date?.self, "closed_at"), closeReason: try row.decode(String?.self, "close_reason"),
-            assignedAgentId: try row.decode(UUID?.self, "assigned_agent_id"), createdAt: try row.decode(Date.self, "created_at"),
+            assignedAgentId: try row.decode(UUID?.self, "assigned_agent_id"), stage: try row.decode(String.self, "stage"),
+            assignedAt: try row.decode(Date?.self, "assigned_at"), unassignedReason: try row.decode(String?.self, "unassigned_reason"),
+            createdAt: try row.decode(Date.self, "created_at"),
             updatedAt: try row.decode(Date.self, "updated_at"))
     }
 

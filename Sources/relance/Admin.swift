@@ -27,9 +27,6 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "Name shown to colleagues.")
         var displayName: String = ""
 
-        @Option(help: "Team (agents and supervisors).")
-        var team: String?
-
         @Flag(help: "Enrol a TOTP second factor even when the role does not require one.")
         var totp = false
 
@@ -52,7 +49,7 @@ struct Admin: AsyncParsableCommand {
             let installer = Principal(kind: .staff, id: nil, role: .admin)
             do {
                 let created = try await directory.create(
-                    .init(email: email, displayName: displayName, role: role, password: password, team: team, enrolTOTP: totp),
+                    .init(email: email, displayName: displayName, role: role, password: password, enrolTOTP: totp),
                     by: installer, requestID: "cli")
                 print("user_id=\(created.user.id.uuidString.lowercased())")
                 print("email=\(created.user.email)")

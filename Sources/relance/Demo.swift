@@ -47,7 +47,7 @@ struct Demo: AsyncParsableCommand {
             for (role, name) in [(Role.admin, "admin"), (.supervisor, "supervisor"), (.agent, "agent"), (.dpo, "dpo")] {
                 let secret = password()
                 let created = try await users.create(
-                    .init(email: "\(name)@demo.relance.test", displayName: "Demo \(name)", role: role, password: secret, team: role == .agent ? "Équipe A" : nil),
+                    .init(email: "\(name)@demo.relance.test", displayName: "Demo \(name)", role: role, password: secret),
                     by: installer, requestID: "demo-seed")
                 var line = "  \(role.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(created.user.email)  password: \(secret)"
                 if let totp = created.totpSecret { line += "  totp_secret: \(totp)" }

@@ -50,6 +50,12 @@ struct AccessMatrixTests {
         let keyVictim: UUID
         let mandate: UUID
         let placement: UUID
+        /// Assignment: a team, an agent with a profile and no case (for cover and moves), the
+        /// calling agent's case and another agent's.
+        var team = UUID()
+        var idleAgent = UUID()
+        var caseOwn = UUID()
+        var caseOther = UUID()
     }
 
     static let staffRoles: [Caller] = [.admin, .supervisor, .agent, .dpo]
@@ -82,6 +88,15 @@ struct AccessMatrixTests {
         placementReaders[.apiKeyOwn] = 200
         let p = t.placement.uuidString.lowercased()
         let unique: @Sendable (Caller) -> String = { "\($0.rawValue)-\(UUID().uuidString.prefix(8).lowercased())@example.test" }
+        let (team, agent, idle) = (t.team.uuidString.lowercased(), t.agentUser.uuidString.lowercased(), t.idleAgent.uuidString.lowercased())
+        let (caseOwn, caseOther) = (t.caseOwn.uuidString.lowercased(), t.caseOther.uuidString.lowercased())
+        let managers = { (status: Int) -> [Caller: Int] in [.admin: status, .supervisor: status] }
+        // Cases: every member of staff, the creditors' users and keys (another creditor's sees
+        // none of A's: an empty list, a 404 for one case).
+        var caseListers: [Caller: Int] = [:]
+        for caller in Caller.allCases where caller != .anonymous && caller.singleScope == nil { caseListers[caller] = 200 }
+        let caseReaders: [Caller: Int] = [
+            .admin: 200, .supervisor: 200, .agent: 200, .dpo: 200, .creditorAdminOwn: 200, .creditorViewerOwn: 200, .apiKeyOwn: 200]
         return [
             Row(method: .get, path: "/health/live", expected: all(200), body: nil),
             Row(method: .get, path: "/health/ready", expected: all(200), body: nil),
@@ -143,6 +158,42 @@ struct AccessMatrixTests {
                 body: { caller in ["columns": ["Code \(caller.rawValue)": "creditor_reference", "Echeance": "due_date", "Montant": "amount", "Nom": "debtor_name"]] }),
             Row(method: .get, path: "/v1/creditors/\(a)/column-mapping", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
             Row(method: .get, path: "/v1/creditors/\(a)/column-mapping/versions", expected: rule(placementReaders, creditorScoped: true, keyScope: .placements), body: nil),
+            // Assignment and cases (the calling agent holds caseOwn, another agent caseOther).
+            Row(method: .get, path: "/v1/teams", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/teams", expected: rule(managers(201), creditorScoped: false), body: { ["name": "Équipe \($0.rawValue)"] }),
+            Row(method: .get, path: "/v1/teams/\(team)", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .patch, path: "/v1/teams/\(team)", expected: rule(managers(200), creditorScoped: false), body: { _ in ["sharesCases": false] }),
+            Row(method: .get, path: "/v1/agents", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/agents/\(agent)", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .put, path: "/v1/agents/\(agent)/profile", expected: rule(managers(200), creditorScoped: false), body: { _ in
+                ["teamId": team, "languages": ["fr"], "debtorKinds": ["person", "company"], "stages": ["amicable_calls"], "capacity": 100]
+            }),
+            Row(method: .get, path: "/v1/agents/\(agent)/absences", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/agents/\(agent)/absences", expected: rule(managers(201), creditorScoped: false), body: { _ in
+                ["startsAt": "2099-07-01T00:00:00Z", "endsAt": "2099-07-15T00:00:00Z", "reason": "leave"]
+            }),
+            // An absence that does not exist: those admitted are told so.
+            Row(method: .delete, path: "/v1/agents/\(agent)/absences/\(UUID().uuidString.lowercased())", expected: rule(managers(404), creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/agents/\(idle)/cover", expected: rule(managers(200), creditorScoped: false), body: { _ in ["to": ["teamId": team]] }),
+            Row(method: .get, path: "/v1/assignment-rules", expected: rule(managers(200), creditorScoped: false), body: nil),
+            // The first admitted caller makes a new version, the next sends the same rules: 200.
+            Row(method: .put, path: "/v1/assignment-rules", expected: rule([.admin: 201, .supervisor: 200], creditorScoped: false), body: { _ in
+                ["rules": [["name": "Créancier A", "when": ["creditorId": a], "team": team]], "default": ["team": team]]
+            }),
+            Row(method: .get, path: "/v1/assignment-rules/versions", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/assignment-rules/versions/1", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/assignments/unassigned", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/assignments/run", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/assignments/reassign", expected: rule(managers(200), creditorScoped: false), body: { _ in
+                ["filter": ["agentId": idle], "to": ["teamId": team]]
+            }),
+            // The calling agent already holds the case: those admitted are told so.
+            Row(method: .post, path: "/v1/cases/\(caseOwn)/assignment", expected: rule(managers(422), creditorScoped: false), body: { _ in ["agentId": agent] }),
+            Row(method: .get, path: "/v1/cases/\(caseOwn)/assignments", expected: rule([.admin: 200, .supervisor: 200, .agent: 200], creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/cases/\(caseOther)/assignments", expected: rule([.admin: 200, .supervisor: 200, .agent: 404], creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/cases", expected: rule(caseListers, creditorScoped: false, keyScope: .cases), body: nil),
+            Row(method: .get, path: "/v1/cases/\(caseOwn)", expected: rule(caseReaders, creditorScoped: true, keyScope: .cases), body: nil),
+            Row(method: .get, path: "/v1/cases/\(caseOther)", expected: rule(caseReaders.merging([.agent: 404]) { $1 }, creditorScoped: true, keyScope: .cases), body: nil),
             // Terminates the target mandate: after the reads of it and the uploads.
             Row(method: .post, path: "/v1/creditors/\(a)/mandates/\(t.mandate.uuidString.lowercased())/terminate",
                 expected: rule([.admin: 200], creditorScoped: true), body: nil),
@@ -159,11 +210,14 @@ struct AccessMatrixTests {
 
     /// `/v1/creditors/<uuid>/users` -> `/v1/creditors/{creditorId}/users`, to compare with the router.
     static func template(_ path: String) -> String {
-        let names = ["creditors": "creditorId", "staff": "userId", "users": "userId", "api-keys": "keyId", "mandates": "mandateId", "placements": "placementId"]
+        let names = [
+            "creditors": "creditorId", "staff": "userId", "users": "userId", "api-keys": "keyId", "mandates": "mandateId", "placements": "placementId",
+            "teams": "teamId", "agents": "userId", "absences": "absenceId", "cases": "caseId", "versions": "version",
+        ]
         let parts = path.split(separator: "/").map(String.init)
         var out: [String] = []
         for (index, part) in parts.enumerated() {
-            if UUID(uuidString: part) != nil, index > 0, let name = names[parts[index - 1]] {
+            if UUID(uuidString: part) != nil || Int(part) != nil, index > 0, let name = names[parts[index - 1]] {
                 out.append("{\(name)}")
             } else {
                 out.append(part)
@@ -301,10 +355,31 @@ struct AccessMatrixTests {
             for caller in Caller.allCases {
                 if let scope = caller.singleScope { bearer[caller] = try await fixtures.apiKey(creditor: a, scopes: [scope.rawValue]).1 }
             }
-            let targets = Targets(
+            var targets = Targets(
                 creditorA: a, agentUser: users[.agent]!.id, staffVictim: try await fixtures.user(.agent).id,
                 creditorVictim: try await fixtures.user(.creditorViewer, creditor: a).id, keyVictim: try await fixtures.apiKey(creditor: a).0,
                 mandate: try await fixtures.mandate(creditor: a), placement: try await fixtures.placement(creditor: a, pool: pool))
+            // A team with the calling agent, an idle agent and another agent; the calling agent
+            // holds one case of A, the other agent another.
+            targets.idleAgent = try await fixtures.user(.agent).id
+            let otherAgent = try await fixtures.user(.agent).id
+            try await fixtures.admin.execute("INSERT INTO teams (id, name) VALUES (\(targets.team), 'Matrice')")
+            for agent in [targets.agentUser, targets.idleAgent, otherAgent] {
+                try await fixtures.admin.execute(
+                    """
+                    INSERT INTO agent_profiles (user_id, team_id, languages, debtor_kinds, stages, capacity)
+                    VALUES (\(agent), \(targets.team), '{fr}', '{person,company}', '{amicable_calls}', 100)
+                    """)
+            }
+            try await fixtures.admin.execute("INSERT INTO assignment_rule_versions (version, created_by_kind) VALUES (1, 'system')")
+            try await fixtures.admin.execute(
+                "INSERT INTO assignment_rules (version, position, name, is_default, team_id) VALUES (1, 1, 'default', true, \(targets.team))")
+            _ = try await fixtures.placement(creditor: a, pool: pool)
+            let cases = try await fixtures.admin.query("SELECT id FROM cases WHERE creditor_id = \(a) ORDER BY id").map { try $0.decode(UUID.self, "id") }
+            (targets.caseOwn, targets.caseOther) = (cases[0], cases[1])
+            for (id, agent) in [(targets.caseOwn, targets.agentUser), (targets.caseOther, otherAgent)] {
+                try await fixtures.admin.execute("UPDATE cases SET assigned_agent_id = \(agent) WHERE id = \(id)")
+            }
             // act + verify
             var failures: [String] = []
             for row in Self.matrix(targets) {

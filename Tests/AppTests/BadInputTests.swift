@@ -36,9 +36,7 @@ struct BadInputTests {
                 "email": "new.agent@relance.test", "role": "agent", "password": "A-long-enough-passphrase",
                 "displayName": "Jeanne\(Self.nul)Martin",
             ], field: "displayName")
-            try await expectRefused(.post, "/v1/staff", [
-                "email": "other.agent@relance.test", "role": "agent", "password": "A-long-enough-passphrase", "team": "Nord\(Self.nul)Est",
-            ], field: "team")
+            try await expectRefused(.post, "/v1/teams", ["name": "Nord\(Self.nul)Est"], field: "name")
             try await expectRefused(.patch, "/v1/creditors/\(c)", ["address": ["city": "Paris\(Self.nul)16e"]], field: "address.city")
             // Nothing was stored cut at the NUL.
             let stored = try await pool.transaction(as: .system) { tx in

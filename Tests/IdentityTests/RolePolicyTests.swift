@@ -28,7 +28,13 @@ struct RolePolicyTests {
         let all = { (callers: Set<Caller>) in [Operation.insert: callers, .update: callers, .delete: callers] }
         let access: Set<Caller> = [.admin, .creditorAdmin]
         return [
-            "debtors": all(portfolio), "debtor_keys": all(portfolio), "cases": all(portfolio), "claims": all(portfolio),
+            "debtors": all(portfolio), "debtor_keys": all(portfolio), "claims": all(portfolio),
+            // Supervisors (re)assign cases (0017).
+            "cases": [.insert: portfolio, .update: portfolio.union([.supervisor]), .delete: portfolio],
+            // The assignment history and the rules (whose creditor is a condition): written by
+            // those who assign, never changed.
+            "case_assignments": [.insert: [.admin, .supervisor]],
+            "assignment_rules": [.insert: [.system, .admin, .supervisor]],
             "placements": all(portfolio.union([.system])),
             "placement_rejects": all(portfolio), "placement_outcomes": all(portfolio),
             "placement_rows": [.update: [.system, .placementJob], .delete: [.system, .placementJob]],
@@ -111,7 +117,7 @@ struct RolePolicyTests {
             let column = updatedColumn[table] ?? "creditor_id"
             return [
                 ("insert \(table) of \(name)", table, .insert,
-                 "INSERT INTO \(unsafeRaw: table) SELECT (jsonb_populate_record(NULL::\(unsafeRaw: table), \(row)::jsonb || jsonb_build_object('id', gen_random_uuid()))).*"),
+                 "INSERT INTO \(unsafeRaw: table) OVERRIDING SYSTEM VALUE SELECT (jsonb_populate_record(NULL::\(unsafeRaw: table), \(row)::jsonb || jsonb_build_object('id', gen_random_uuid()))).*"),
                 ("update \(table) of \(name)", table, .update,
                  "UPDATE \(unsafeRaw: table) SET \(unsafeRaw: column) = \(unsafeRaw: column) WHERE \(target(table, of: creditor, w))"),
                 ("delete \(table) of \(name)", table, .delete, "DELETE FROM \(unsafeRaw: table) WHERE \(target(table, of: creditor, w))"),
@@ -138,7 +144,11 @@ struct RolePolicyTests {
         let portfolio = everyone.subtracting([.system])
         let keys: Set<Caller> = [.keyPlacements, .keyCases, .keyReports]
         return [
-            "debtors": portfolio, "debtor_keys": portfolio, "cases": portfolio, "claims": portfolio,
+            // Agents see the cases assigned to them (this one holds none) and what hangs off them.
+            "debtors": portfolio.subtracting([.agent]), "debtor_keys": portfolio.subtracting([.agent]),
+            "cases": portfolio.subtracting([.agent]), "claims": portfolio.subtracting([.agent]),
+            "case_assignments": portfolio.subtracting([.agent]),
+            "assignment_rules": [.system, .admin, .supervisor, .agent, .dpo],
             "creditors": portfolio,
             "placements": everyone.subtracting([.agent, .dpo]),
             "placement_rejects": portfolio.subtracting([.agent, .dpo]),
@@ -211,6 +221,20 @@ struct RolePolicyTests {
                 """
                 INSERT INTO column_mappings (creditor_id, version, columns, created_by_kind)
                 VALUES (\(creditor), 1, '{"Code affaire": "creditor_reference"}', 'system')
+                """)
+        }
+        // An assignment line for a case of each creditor, and a rule version whose rules name them.
+        try await fixtures.admin.execute("INSERT INTO assignment_rule_versions (version, created_by_kind) VALUES (1, 'system')")
+        for (position, creditor) in [a, b].enumerated() {
+            try await fixtures.admin.execute(
+                """
+                INSERT INTO case_assignments (creditor_id, case_id, agent_id, kind, reason)
+                SELECT creditor_id, id, \(UUID()), 'reassignment', 'test' FROM cases WHERE creditor_id = \(creditor) LIMIT 1
+                """)
+            try await fixtures.admin.execute(
+                """
+                INSERT INTO assignment_rules (version, position, name, creditor_id, pool_name, pool_agents)
+                VALUES (1, \(position + 1), 'rule', \(creditor), 'pool', ARRAY[\(UUID())]::uuid[])
                 """)
         }
         let principals: [Caller: Principal] = [

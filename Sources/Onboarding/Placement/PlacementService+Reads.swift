@@ -11,7 +11,7 @@ extension PlacementService {
 
     static let columns: SQL = """
         id, creditor_id, status, format, file_sha256, byte_count, received, accepted, rejected, unchanged, updated, created_at, completed_at, failure,
-        column_mapping, column_mapping_version, column_readings
+        column_mapping, column_mapping_version, column_readings, assigned_at, cases_assigned, cases_unassigned
         """
 
     static func decode(_ row: PostgresRow) throws -> Placement {
@@ -24,7 +24,12 @@ extension PlacementService {
             createdAt: try row.decode(Date.self, "created_at"), completedAt: try row.decode(Date?.self, "completed_at"),
             failure: try row.decode(String?.self, "failure"),
             columnMapping: try row.decode(String?.self, "column_mapping").map { MappingUsed(kind: $0, version: try row.decode(Int?.self, "column_mapping_version")) },
-            columns: try row.decode(PostgresJSON.self, "column_readings").decode([PlacementHeader.Reading].self))
+            columns: try row.decode(PostgresJSON.self, "column_readings").decode([PlacementHeader.Reading].self),
+            assignment: try row.decode(Date?.self, "assigned_at").map {
+                Assignment(
+                    assignedAt: $0, casesAssigned: try row.decode(Int?.self, "cases_assigned") ?? 0,
+                    casesUnassigned: try row.decode(Int?.self, "cases_unassigned") ?? 0)
+            })
     }
 
     /// A placement the actor can see (row-level security applies).

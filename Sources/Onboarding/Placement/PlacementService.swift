@@ -53,6 +53,16 @@ public struct PlacementService: Sendable {
         public var columnMapping: MappingUsed?
         /// How each source column was read (a CSV header's cells; a JSON file's keys as first met).
         public var columns: [PlacementHeader.Reading]
+        /// When its cases went through assignment (after the merge), and how many found an
+        /// agent; absent until then.
+        public var assignment: Assignment?
+    }
+
+    public struct Assignment: Codable, Sendable, Equatable {
+        public var assignedAt: Date
+        /// Its new cases that have an agent, and those waiting (`GET /v1/assignments/unassigned`).
+        public var casesAssigned: Int
+        public var casesUnassigned: Int
     }
 
     public struct MappingUsed: Codable, Sendable, Equatable {

@@ -1,0 +1,82 @@
+import Core
+import Foundation
+import Hummingbird
+import Portfolio
+import Postgres
+import Web
+
+/// Cases over HTTP: the list and one case, scoped to the caller in both walls (the route's
+/// permission; row-level security: an agent sees the cases of the agents they may see).
+public struct PortfolioModule: HTTPModule {
+    public let name = "portfolio"
+
+    let cases: CaseDirectory
+    /// A team's agents, for `?teamId=` (teams are assignment's); nil: no such team.
+    let teamAgents: @Sendable (UUID, Principal) async throws -> [UUID]?
+
+    public init(pool: PostgresPool, teamAgents: @escaping @Sendable (UUID, Principal) async throws -> [UUID]?) {
+        self.cases = CaseDirectory(pool: pool)
+        self.teamAgents = teamAgents
+    }
+
+    public func routes() -> ModuleRoutes {
+        let routes = ModuleRoutes()
+        CaseRoutes(cases: cases, teamAgents: teamAgents).add(to: routes)
+        return routes
+    }
+
+    /// The tables are placement's (0004) and assignment's (0017).
+    public var migrations: [String] { [] }
+}
+
+extension Permission {
+    /// Listing and reading cases: every member of staff (agents their own: row-level security),
+    /// the creditor's users, its keys with the `cases` scope.
+    static let casesRead = Permission("cases.read", staff: allStaff, creditor: allCreditorUsers, keys: .scope(.cases))
+}
+
+extension CaseDirectory.Summary: ResponseEncodable {}
+extension CaseDirectory.View: ResponseEncodable {}
+
+struct CaseRoutes {
+    let cases: CaseDirectory
+    let teamAgents: @Sendable (UUID, Principal) async throws -> [UUID]?
+
+    static func uuid(_ request: Request, _ name: String, _ what: String) throws -> UUID? {
+        try request.uri.queryParameters.get(name).map { text in
+            guard let id = UUID(uuidString: text) else { throw Problem.validation([.init(field: name, reason: "must be \(what)'s ID")]) }
+            return id
+        }
+    }
+
+    func add(to routes: ModuleRoutes) {
+        routes.get("/v1/cases", .casesRead) { request, context in
+            let page = try Page(request)
+            let query = request.uri.queryParameters
+            var filter = CaseDirectory.Filter(
+                creditorId: try Self.uuid(request, "creditorId", "a creditor"), agentId: try Self.uuid(request, "agentId", "an agent"),
+                placementId: try Self.uuid(request, "placementId", "a placement"))
+            if let text = query.get("status") {
+                guard let status = CaseStatus(rawValue: text) else {
+                    throw Problem.validation([.init(field: "status", reason: "must be one of \(CaseStatus.allCases.map(\.rawValue).joined(separator: ", "))")])
+                }
+                filter.status = status
+            }
+            if let text = query.get("unassigned") {
+                guard let value = Bool(text) else { throw Problem.validation([.init(field: "unassigned", reason: "must be true or false")]) }
+                filter.unassigned = value
+            }
+            if let team = try Self.uuid(request, "teamId", "a team") {
+                guard context.principal.isStaff, let agents = try await teamAgents(team, context.principal) else {
+                    throw Problem.validation([.init(field: "teamId", reason: "is not a team of the agency")])
+                }
+                filter.agents = agents
+            }
+            let items = try await cases.list(filter, after: page.after, limit: page.limit, as: context.principal)
+            return Paged(items: items, limit: page.limit, id: \.id)
+        }
+        routes.get("/v1/cases/{caseId}", .casesRead) { _, context in
+            try await cases.get(try context.parameters.requireUUID("caseId", what: "case"), as: context.principal)
+        }
+    }
+}
