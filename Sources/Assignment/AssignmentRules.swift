@@ -106,7 +106,7 @@ public struct RuleBook: Sendable {
         public var rules: [Rule]?
         public var `default`: Target?
 
-        public init(rules: [Rule], default: Target) {
+        public init(rules: [Rule]?, default: Target?) {
             self.rules = rules
             self.default = `default`
         }

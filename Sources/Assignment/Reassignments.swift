@@ -179,6 +179,12 @@ public struct Reassignments: Sendable {
         public var filter: Filter?
         public var to: Target?
         public var note: String?
+
+        public init(filter: Filter?, to: Target?, note: String?) {
+            self.filter = filter
+            self.to = to
+            self.note = note
+        }
     }
 
     /// The agents a target names, without `excluding`; 422 naming what is unknown.
@@ -209,6 +215,12 @@ public struct Reassignments: Sendable {
         public var moved: Int
         /// Left with their agent: no one in the target had the skills or room.
         public var left: Int
+
+        public init(matched: Int, moved: Int, left: Int) {
+            self.matched = matched
+            self.moved = moved
+            self.left = left
+        }
     }
 
     /// Moves the live cases a filter selects to the target's agents (least loaded first, within
