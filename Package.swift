@@ -238,7 +238,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AssignmentTests",
-            dependencies: ["Assignment", "Portfolio", "Onboarding", "Core", "Postgres", "TestSupport"],
+            dependencies: [
+                "Assignment", "Portfolio", "Onboarding", "Core", "Postgres", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
