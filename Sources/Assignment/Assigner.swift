@@ -56,6 +56,8 @@ public struct Assigner: Sendable {
         var pool: (agents: [UUID], name: String)?
         var actor: UUID?
         var note: String?
+        /// Work it all out, answer what would be done, and roll back (a preview).
+        var dryRun = false
 
         static let waiting = Pass(scope: "c.assigned_agent_id IS NULL AND c.status = 'open'", kind: "rule")
         var isMove: Bool { pool != nil }
@@ -63,10 +65,32 @@ public struct Assigner: Sendable {
 
     /// One pass over every open case without an agent.
     public func run() async throws -> Run {
-        try await pass(.waiting)
+        try await pass(.waiting).run
     }
 
-    func pass(_ pass: Pass) async throws -> Run {
+    /// A case a move gives to another agent.
+    public struct Move: Sendable, Codable, Equatable {
+        public var caseId: UUID
+        public var creditorId: UUID
+        public var fromAgentId: UUID?
+        public var toAgentId: UUID
+        public var reason: String
+    }
+
+    struct Preview: Error {
+        let run: Run
+        let moves: [Move]
+    }
+
+    func pass(_ pass: Pass) async throws -> (run: Run, moves: [Move]) {
+        do {
+            return try await self.run(pass)
+        } catch let preview as Preview {
+            return (preview.run, preview.moves)
+        }
+    }
+
+    private func run(_ pass: Pass) async throws -> (run: Run, moves: [Move]) {
         let now = clock()
         return try await pool.transaction(asSystemJob: .assignment, .init(statementTimeout: .seconds(1800))) { tx in
             try await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('assignment', 0))")
@@ -83,7 +107,7 @@ public struct Assigner: Sendable {
             var run = Run(version: version, considered: considered, assigned: 0, consolidated: 0, unassigned: [:])
             guard considered > 0 else {
                 if !pass.isMove { try await Self.finishPlacements(now: now, in: tx) }
-                return run
+                return (run, [])
             }
             try await tx.execute(
                 """
@@ -99,8 +123,20 @@ public struct Assigner: Sendable {
                 if let reason, waiting > 0 { run.unassigned[reason, default: 0] += waiting }
             }
             try await Self.apply(now: now, version: version, pass: pass, in: tx)
-            if !pass.isMove { try await Self.finishPlacements(now: now, in: tx) }
-            return run
+            guard pass.isMove else {
+                try await Self.finishPlacements(now: now, in: tx)
+                return (run, [])
+            }
+            let moves = try await tx.query(
+                "SELECT case_id, creditor_id, previous, agent, reason FROM asg_result WHERE agent IS DISTINCT FROM previous ORDER BY previous, case_id"
+            ).map {
+                Move(
+                    caseId: try $0.decode(UUID.self, "case_id"), creditorId: try $0.decode(UUID.self, "creditor_id"),
+                    fromAgentId: try $0.decode(UUID?.self, "previous"), toAgentId: try $0.decode(UUID.self, "agent"),
+                    reason: try $0.decode(String.self, "reason"))
+            }
+            if pass.dryRun { throw Preview(run: run, moves: moves) }
+            return (run, moves)
         }
     }
 

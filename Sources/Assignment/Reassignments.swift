@@ -249,7 +249,7 @@ public struct Reassignments: Sendable {
         if let v = filter.creditorId { scope.append("c.creditor_id = \(v)") }
         if let v = filter.placementId { scope.append("c.first_placement_id = \(v)") }
         let run = try await assigner.pass(
-            .init(scope: SQL.joined(scope, separator: " AND "), kind: kind, pool: target, actor: actor.id, note: note))
+            .init(scope: SQL.joined(scope, separator: " AND "), kind: kind, pool: target, actor: actor.id, note: note)).run
         try await pool.transaction(as: actor) { tx in
             try await AuditLog.append(
                 AuditEntry(action: "cases.\(kind == "cover" ? "cover" : "reassign")", objectType: "cases", objectID: filter.agentId?.uuidString.lowercased()),

@@ -36,7 +36,7 @@ public struct AssignmentModule: HTTPModule {
         TeamRoutes(teams: teams, wake: { worker.wake() }).add(to: routes)
         AgentRoutes(agents: agents, reassignments: reassignments).add(to: routes)
         RuleRoutes(rules: rules).add(to: routes)
-        ReassignmentRoutes(assigner: assigner, reassignments: reassignments).add(to: routes)
+        ReassignmentRoutes(assigner: assigner, reassignments: reassignments, rebalancer: Rebalancer(assigner: assigner)).add(to: routes)
         return routes
     }
 
@@ -51,3 +51,4 @@ extension RuleBook.RuleSet: ResponseEncodable {}
 extension Reassignments.Entry: ResponseEncodable {}
 extension Reassignments.Moved: ResponseEncodable {}
 extension Assigner.Run: ResponseEncodable {}
+extension Rebalancer.Plan: ResponseEncodable {}

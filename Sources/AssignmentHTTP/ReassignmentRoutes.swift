@@ -8,6 +8,7 @@ import Web
 struct ReassignmentRoutes {
     let assigner: Assigner
     let reassignments: Reassignments
+    let rebalancer: Rebalancer
 
     static let reasons = ["no_rule", "pool_absent", "pool_full", "skill_missing"]
 
@@ -34,6 +35,14 @@ struct ReassignmentRoutes {
         routes.post("/v1/assignments/reassign", .assignmentManage) { request, context in
             let body = try await request.decodeJSON(Reassignments.MoveRequest.self, context: context)
             return try await reassignments.move(body, by: context.principal, requestID: context.requestID)
+        }
+        routes.post("/v1/assignments/rebalance/preview", .assignmentManage) { request, context in
+            let body = try await request.decodeJSON(Rebalancer.Request.self, context: context)
+            return try await rebalancer.preview(body, as: context.principal)
+        }
+        routes.post("/v1/assignments/rebalance", .assignmentManage) { request, context in
+            let body = try await request.decodeJSON(Rebalancer.Request.self, context: context)
+            return try await rebalancer.execute(body, by: context.principal, requestID: context.requestID)
         }
         routes.post("/v1/cases/{caseId}/assignment", .assignmentManage) { request, context in
             let id = try context.parameters.requireUUID("caseId", what: "case")

@@ -194,6 +194,8 @@ struct AccessMatrixTests {
             Row(method: .get, path: "/v1/cases", expected: rule(caseListers, creditorScoped: false, keyScope: .cases), body: nil),
             Row(method: .get, path: "/v1/cases/\(caseOwn)", expected: rule(caseReaders, creditorScoped: true, keyScope: .cases), body: nil),
             Row(method: .get, path: "/v1/cases/\(caseOther)", expected: rule(caseReaders.merging([.agent: 404]) { $1 }, creditorScoped: true, keyScope: .cases), body: nil),
+            Row(method: .post, path: "/v1/assignments/rebalance/preview", expected: rule(managers(200), creditorScoped: false), body: { _ in ["teamId": team] }),
+            Row(method: .post, path: "/v1/assignments/rebalance", expected: rule(managers(200), creditorScoped: false), body: { _ in ["teamId": team] }),
             // Terminates the target mandate: after the reads of it and the uploads.
             Row(method: .post, path: "/v1/creditors/\(a)/mandates/\(t.mandate.uuidString.lowercased())/terminate",
                 expected: rule([.admin: 200], creditorScoped: true), body: nil),

@@ -240,3 +240,35 @@ final class TestClock: Sendable {
         set { value.withLock { $0 = newValue } }
     }
 }
+
+@Suite("Rebalancing")
+struct RebalanceTests {
+    @Test func aPreviewShowsWhatWouldMoveAndTheExecutionMovesOnlyThatOnce() async throws {
+        try await AssignmentWorld.with { w in
+            let creditor = try await w.creditor()
+            let team = try await w.team("Équipe")
+            let old = try await w.agent(team: team, capacity: 20)
+            _ = try await w.saveRules([], default: .init(team: team))
+            try await w.place(creditor, AssignmentWorld.rows(12, prefix: "E"))
+            _ = try await w.assigner.run()
+            // A newcomer joins: 12 cases over a capacity of 40 is 30 %; the old hand is at 60 %.
+            let newcomer = try await w.agent(team: team, capacity: 20)
+            let rebalancer = Rebalancer(assigner: w.assigner)
+            let preview = try await rebalancer.preview(.init(teamId: team), as: w.supervisor)
+            #expect(preview.fillPercent == 30 && !preview.executed)
+            #expect(preview.moves.count == 6 && preview.moves.allSatisfy { $0.fromAgentId == old && $0.toAgentId == newcomer }, "\(preview.moves)")
+            #expect(preview.agents.first { $0.agentId == old }?.after == 6)
+            // Nothing moved yet.
+            #expect(try await w.loads() == [old: 12])
+            let done = try await rebalancer.execute(.init(teamId: team), by: w.supervisor, requestID: nil)
+            #expect(done.executed && Set(done.moves.map(\.caseId)) == Set(preview.moves.map(\.caseId)))
+            #expect(try await w.loads() == [old: 6, newcomer: 6])
+            #expect(try await w.count("SELECT count(*)::int8 FROM case_assignments WHERE kind = 'rebalance'") == 6)
+            // Within tolerance now: a second rebalance moves nothing.
+            #expect(try await rebalancer.execute(.init(teamId: team), by: w.supervisor, requestID: nil).moves.isEmpty)
+            // Faults named.
+            await #expect(throws: Problem.self) { _ = try await rebalancer.preview(.init(teamId: nil), as: w.supervisor) }
+            await #expect(throws: Problem.self) { _ = try await rebalancer.preview(.init(teamId: team, tolerancePercent: 101), as: w.supervisor) }
+        }
+    }
+}
