@@ -1,5 +1,6 @@
 import App
 import ArgumentParser
+import Assignment
 import Core
 import Foundation
 import Identity
@@ -44,11 +45,13 @@ struct Demo: AsyncParsableCommand {
             }
             var lines = ["Demo agency (development only; kept in \(output))", ""]
             func password() -> String { "Demo-" + Tokens.random(byteCount: 12) }
+            var staff: [Role: UUID] = [:]
             for (role, name) in [(Role.admin, "admin"), (.supervisor, "supervisor"), (.agent, "agent"), (.dpo, "dpo")] {
                 let secret = password()
                 let created = try await users.create(
                     .init(email: "\(name)@demo.relance.test", displayName: "Demo \(name)", role: role, password: secret),
                     by: installer, requestID: "demo-seed")
+                staff[role] = created.user.id
                 var line = "  \(role.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(created.user.email)  password: \(secret)"
                 if let totp = created.totpSecret { line += "  totp_secret: \(totp)" }
                 lines.append(line)
@@ -66,6 +69,8 @@ struct Demo: AsyncParsableCommand {
             _ = try await MandateBook(pool: pool).record(mandate, creditor: creditor.id, by: installer, requestID: "demo-seed")
             _ = try await ColumnMappingBook(pool: pool).save(
                 Self.demoMapping, creditor: creditor.id, by: installer, requestID: "demo-seed")
+            // Its first file, in the ERP's columns, placed and assigned: the demo agent has a queue.
+            let assigned = try await Self.seedWork(pool: pool, creditor: creditor.id, supervisor: staff[.supervisor]!, agent: staff[.agent]!, by: installer)
             let creditorSecret = password()
             let creditorAdmin = try await users.create(
                 .init(email: "creditor@demo.relance.test", displayName: "Demo creditor admin", role: .creditorAdmin, creditorID: creditor.id, password: creditorSecret),
@@ -76,6 +81,7 @@ struct Demo: AsyncParsableCommand {
                 "", "  creditor: \(creditor.legalName)  id: \(creditor.id.uuidString.lowercased())", "  API key:  \(key)", "",
                 "  The creditor has a mandate in force and a saved column mapping for its ERP's export",
                 "  (\(Self.demoMapping.keys.sorted().joined(separator: ";"))): see the README.",
+                "  Its first file is placed: \(assigned) cases, assigned to agent@demo.relance.test (team « Équipe A »).",
                 "",
                 "  Log in (admin and dpo need a TOTP code: relance totp --secret <totp_secret>):",
                 "    curl --cacert .relance/tls/dev-cert.pem https://localhost:8443/v1/auth/token -H 'content-type: application/json' \\",
@@ -85,6 +91,37 @@ struct Demo: AsyncParsableCommand {
             FileManager.default.createFile(atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
             print(text)
         }
+    }
+}
+
+extension Demo.Seed {
+    /// The demo creditor's first file (its ERP's columns, read by the saved mapping).
+    static let demoFile = """
+        Code affaire;Client;Centre de coût;Echéance prévue;Solde
+        AFF-1001;Boulangerie Martin SARL;CC-12;15/09/2025;1 234,56
+        AFF-1002;Garage du Centre SAS;CC-12;30/09/2025;980,00
+        AFF-1003;Jeanne Dupont;CC-40;05/10/2025;149,90
+        AFF-1004;Hôtel des Voyageurs;CC-40;12/10/2025;4 870,00
+        AFF-1005;Pierre Lefèvre;CC-12;20/10/2025;75,00
+        AFF-1006;Librairie Lumière;CC-31;31/10/2025;612,40
+
+        """
+
+    /// A team with the demo agent, the rules, and the first file placed and assigned.
+    /// - Returns: the cases assigned.
+    static func seedWork(pool: PostgresPool, creditor: UUID, supervisor: UUID, agent: UUID, by installer: Principal) async throws -> Int {
+        let team = try await TeamBook(pool: pool).create(.init(name: "Équipe A", supervisorId: .some(supervisor)), by: installer, requestID: "demo-seed")
+        _ = try await AgentBook(pool: pool).put(
+            agent, .init(teamId: team.id, languages: ["fr", "en"], debtorKinds: ["person", "company"], stages: ["amicable_calls", "letters"], capacity: 200),
+            by: installer, requestID: "demo-seed")
+        _ = try await RuleBook(pool: pool).save(.init(rules: [], default: .init(team: team.id)), by: installer, requestID: "demo-seed")
+        let placements = PlacementService(pool: pool)
+        let bytes = Array(demoFile.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        _ = try await placements.stage(
+            creditor: creditor, format: .csv, body: AsyncStream { c in c.yield(bytes); c.finish() }, idempotencyKey: nil, by: installer,
+            requestID: "demo-seed")
+        while try await placements.processNext() != nil {}
+        return try await Assigner(pool: pool).run().assigned
     }
 }
 
