@@ -6,7 +6,12 @@
 # Options (environment): SKIP_FLOOR=1, PLACE_AGAIN=1, KEEP_LOG=FILE (PostgreSQL log),
 # BENCH_FILE=FILE (place this file, generated there first if missing; scripts/bench-rounds.sh),
 # BENCH_MAPPING=1 (the creditor has a saved column mapping naming every column of the file),
-# RELANCE_PG_OPTIONS (server settings), PERF_RECORD=FILE (perf profile of the upload).
+# RELANCE_PG_OPTIONS (server settings), PERF_RECORD=FILE (perf profile of the upload),
+# SKIP_ASSIGN=1 (no agents: the placement's cases wait unassigned).
+# Assignment (issue 14): 200 agents in 10 teams (capacity 5,000 each), nine rules by kind of
+# debtor and balance band and a default; the server's assigner gives the placement's cases to
+# them as soon as the merge completes, consolidation and capacity on. Timed from the placement's
+# completion to its `assigned_at`, side by side with the placement's own time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
@@ -36,6 +41,26 @@ if [ "${BENCH_MAPPING:-0}" = 1 ]; then
   # Every header of Benchmarks/generate-placement.py's file, read through the mapping.
   psql "$admin_db" -qc "INSERT INTO column_mappings (creditor_id, version, columns, created_by_kind) VALUES ('$creditor', 1, '{\"Référence\": \"creditor_reference\", \"N° Facture\": \"invoice_number\", \"Date facture\": \"issue_date\", \"Échéance\": \"due_date\", \"Montant TTC\": \"amount\", \"Type\": \"debtor_type\", \"Raison sociale\": \"debtor_name\", \"Prénom\": \"first_name\", \"Nom\": \"last_name\", \"SIREN\": \"siren\", \"Courriel\": \"email\", \"Téléphone\": \"phone\", \"Adresse\": \"address_line1\", \"Code postal\": \"postal_code\", \"Ville\": \"city\"}', 'system')"
   echo "column mapping:       saved, version 1, every column"
+fi
+
+if [ -z "${SKIP_ASSIGN:-}" ]; then
+  psql "$admin_db" -q <<'SQL'
+INSERT INTO teams (id, name) SELECT gen_random_uuid(), 'Équipe ' || lpad(n::text, 2, '0') FROM generate_series(1, 10) n;
+WITH a AS (SELECT gen_random_uuid() AS id, n FROM generate_series(0, 199) n),
+     u AS (INSERT INTO users (id, email, role, password_hash) SELECT id, 'agent' || n || '@bench.test', 'agent', 'x' FROM a)
+INSERT INTO agent_profiles (user_id, team_id, languages, debtor_kinds, stages, capacity)
+SELECT a.id, (SELECT id FROM teams ORDER BY name OFFSET (a.n % 10) LIMIT 1), '{fr,en}', '{person,company}', '{amicable_calls,letters}', 5000 FROM a;
+INSERT INTO assignment_rule_versions (version, created_by_kind) VALUES (1, 'system');
+INSERT INTO assignment_rules (version, position, name, is_default, debtor_kind, min_balance_minor, team_id)
+SELECT 1, r.position, r.name, r.is_default, r.kind, r.min_balance, (SELECT id FROM teams ORDER BY name OFFSET r.team LIMIT 1)
+FROM (VALUES (1, 'Entreprises, gros montants', false, 'company', 500000, 0), (2, 'Entreprises, montants moyens', false, 'company', 100000, 1),
+             (3, 'Entreprises', false, 'company', NULL, 2), (4, 'Particuliers, gros montants', false, 'person', 200000, 3),
+             (5, 'Particuliers 500 €', false, 'person', 50000, 4), (6, 'Particuliers 200 €', false, 'person', 20000, 5),
+             (7, 'Particuliers 100 €', false, 'person', 10000, 6), (8, 'Particuliers 50 €', false, 'person', 5000, 7),
+             (9, 'Particuliers 20 €', false, 'person', 2000, 8), (10, 'default', true, NULL, NULL, 9))
+     AS r(position, name, is_default, kind, min_balance, team);
+SQL
+  echo "assignment:           200 agents in 10 teams (capacity 5000 each), 9 rules and a default"
 fi
 
 # Each timed step starts on a settled cluster: what the step before left to do (autovacuum of
@@ -74,6 +99,15 @@ staged_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
 [ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
 until [ "$(psql "$admin_db" -qtAc "SELECT status FROM placements WHERE id = '$id'")" != "staged" ]; do sleep 0.2; done
 api_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+assign_s=""
+if [ -z "${SKIP_ASSIGN:-}" ]; then
+  until [ "$(psql "$admin_db" -qtAc "SELECT status FROM placements WHERE id = '$id'")" = "completed" ]; do sleep 0.1; done
+  start=$(date +%s.%N)
+  until [ -n "$(psql "$admin_db" -qtAc "SELECT assigned_at FROM placements WHERE id = '$id'")" ]; do sleep 0.1; done
+  assign_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+  assigned=$(psql "$admin_db" -qtAc "SELECT 'cases=' || (cases_assigned + cases_unassigned) || ' assigned=' || cases_assigned || ' waiting=' || cases_unassigned FROM placements WHERE id = '$id'")
+  consolidated=$(psql "$admin_db" -qtAc "SELECT count(*) FROM case_assignments WHERE kind = 'consolidation'")
+fi
 peak_kb=$(awk '/VmHWM/ {print $2}' /proc/$server_pid/status)
 counts=$(psql "$admin_db" -qtAc "SELECT status || ' received=' || received || ' accepted=' || accepted || ' rejected=' || rejected || ' mapping=' || coalesce(column_mapping || ' v' || column_mapping_version, 'none') FROM placements WHERE id = '$id'")
 
@@ -127,6 +161,7 @@ echo "API upload (staged):  ${staged_s}s"
 echo "API placement total:  ${api_s}s   ratio $(awk "BEGIN {printf \"%.2f\", $api_s / $copy_s}")x"
 [ -n "$floor_s" ] && echo "floor, same final rows: ${floor_s}s (psql \\copy into tables like debtors, cases, claims, debtor_keys, placement_outcomes; API/floor $(awk "BEGIN {printf \"%.2f\", $api_s / $floor_s}")x)"
 [ -n "$floor_s" ] && echo "floor by table:      $floor_tables"
+[ -n "$assign_s" ] && echo "API assignment:       ${assign_s}s   assignment/placement $(awk "BEGIN {printf \"%.2f\", $assign_s / $api_s}")x   $assigned consolidated=$consolidated"
 echo "server RSS:           start $((rss_start / 1024)) MiB, peak $((peak_kb / 1024)) MiB"
 echo "placement:            $counts"
 [ -n "$again_s" ] && echo "placed again:         ${again_s}s   $again_counts"
