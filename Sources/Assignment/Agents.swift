@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Portfolio
 import Postgres
 
 /// Agents as assignment sees them: a profile on a staff user of role agent (team, skills,
@@ -86,9 +87,19 @@ public struct AgentBook: Sendable {
     static let columns: SQL = """
         p.user_id, u.display_name, u.email, p.team_id, p.languages, p.debtor_kinds, p.max_balance_minor, p.stages, p.capacity,
         nullif(p.last_assigned_at, '-infinity') AS last_assigned_at, p.updated_at,
-        (SELECT count(*)::int8 FROM cases c WHERE c.assigned_agent_id = p.user_id AND c.status IN ('open', 'paused', 'disputed')) AS load,
+        \(load(of: "p.user_id")) AS load,
         EXISTS (SELECT 1 FROM agent_absences a WHERE a.user_id = p.user_id AND a.starts_at <= now() AND a.ends_at > now()) AS absent_now
         """
+
+    /// An agent's load, the one definition capacity is measured against: the live cases (open,
+    /// paused, disputed) they hold.
+    static func load(of agent: SQL) -> SQL {
+        "(SELECT count(*)::int8 FROM cases c WHERE c.assigned_agent_id = \(agent) AND c.status IN \(CaseStatus.liveList))"
+    }
+
+    static func load(of agent: UUID, in tx: PostgresTransaction) async throws -> Int {
+        try await tx.one("SELECT \(load(of: "\(agent)")) AS n")!.decode(Int.self, "n")
+    }
 
     static func decode(_ row: PostgresRow) throws -> Profile {
         Profile(
@@ -149,27 +160,19 @@ public struct AgentBook: Sendable {
             if let team = input.teamId, try await tx.one("SELECT 1 AS one FROM teams WHERE id = \(team)") == nil {
                 throw Problem.validation([.init(field: "teamId", reason: "is not a team of the agency")])
             }
-            // The profile's row, locked: the assigner and reassignments count the load under it.
-            let existing = try await tx.one("SELECT user_id FROM agent_profiles WHERE user_id = \(userID) FOR UPDATE")
-            let load = try await tx.one(
-                "SELECT count(*)::int8 AS n FROM cases WHERE assigned_agent_id = \(userID) AND status IN ('open', 'paused', 'disputed')"
-            )!.decode(Int.self, "n")
+            // Written first, so the row is locked (created or not) while the load is counted under
+            // it: the assigner and reassignments count loads under the same lock.
+            try await tx.execute(
+                """
+                INSERT INTO agent_profiles (user_id, team_id, languages, debtor_kinds, max_balance_minor, stages, capacity)
+                VALUES (\(userID), \(input.teamId), \(checked.languages), \(checked.kinds), \(input.maxBalanceMinor), \(checked.stages), \(checked.capacity))
+                ON CONFLICT (user_id) DO UPDATE SET team_id = excluded.team_id, languages = excluded.languages,
+                    debtor_kinds = excluded.debtor_kinds, max_balance_minor = excluded.max_balance_minor, stages = excluded.stages,
+                    capacity = excluded.capacity, updated_at = now()
+                """)
+            let load = try await Self.load(of: userID, in: tx)
             if checked.capacity < load {
                 throw Problem.validation([.init(field: "capacity", reason: "is below the \(load) live cases the agent holds today: reassign some first")])
-            }
-            if existing == nil {
-                try await tx.execute(
-                    """
-                    INSERT INTO agent_profiles (user_id, team_id, languages, debtor_kinds, max_balance_minor, stages, capacity)
-                    VALUES (\(userID), \(input.teamId), \(checked.languages), \(checked.kinds), \(input.maxBalanceMinor), \(checked.stages), \(checked.capacity))
-                    """)
-            } else {
-                try await tx.execute(
-                    """
-                    UPDATE agent_profiles SET team_id = \(input.teamId), languages = \(checked.languages), debtor_kinds = \(checked.kinds),
-                        max_balance_minor = \(input.maxBalanceMinor), stages = \(checked.stages), capacity = \(checked.capacity), updated_at = now()
-                    WHERE user_id = \(userID)
-                    """)
             }
             try await AuditLog.append(
                 AuditEntry(action: "agent_profile.save", objectType: "agent_profile", objectID: userID.uuidString.lowercased()),

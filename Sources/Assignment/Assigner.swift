@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Logging
+import Portfolio
 import Postgres
 
 /// Gives every open case without an agent to one, in bulk, set-based: a million cases are not
@@ -44,7 +45,7 @@ public struct Assigner: Sendable {
         public var unassigned: [String: Int]
     }
 
-    static let live: SQL = "('open', 'paused', 'disputed')"
+    static let live = CaseStatus.liveList
 
     /// What a pass works on and how it records what it does.
     struct Pass: Sendable {
@@ -97,6 +98,15 @@ public struct Assigner: Sendable {
             try await tx.execute("SELECT user_id FROM agent_profiles ORDER BY user_id FOR UPDATE")
             let version = try await tx.one("SELECT max(version) AS v FROM assignment_rule_versions")?.decode(Int?.self, "v")
             try await Self.loadAgents(now: now, in: tx)
+            // The placements this pass answers for: those completed before it looked at the
+            // cases (one completing meanwhile is left for the next pass, its cases unseen here).
+            if !pass.isMove {
+                try await tx.execute(
+                    """
+                    CREATE TEMP TABLE asg_placements ON COMMIT DROP AS
+                    SELECT creditor_id, id FROM placements WHERE status = 'completed' AND assigned_at IS NULL
+                    """)
+            }
             let rules: [LoadedRule]
             if let target = pass.pool {
                 rules = [LoadedRule(position: 1, name: target.name, isDefault: false, conditions: "true", pool: target.agents, target: target.name)]
@@ -421,11 +431,10 @@ public struct Assigner: Sendable {
                 SELECT p.creditor_id, p.id,
                        count(c.id) FILTER (WHERE c.assigned_agent_id IS NOT NULL)::int AS assigned,
                        count(c.id) FILTER (WHERE c.assigned_agent_id IS NULL AND c.status = 'open')::int AS unassigned
-                FROM placements p LEFT JOIN cases c ON c.creditor_id = p.creditor_id AND c.first_placement_id = p.id
-                WHERE p.status = 'completed' AND p.assigned_at IS NULL
+                FROM asg_placements p LEFT JOIN cases c ON c.creditor_id = p.creditor_id AND c.first_placement_id = p.id
                 GROUP BY p.creditor_id, p.id
             ) x
-            WHERE p.creditor_id = x.creditor_id AND p.id = x.id
+            WHERE p.creditor_id = x.creditor_id AND p.id = x.id AND p.assigned_at IS NULL
             """)
     }
 }

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Portfolio
 import Postgres
 
 /// What supervisors do with assignments: give one case to an agent, move many by filter, hand
@@ -128,8 +129,7 @@ public struct Reassignments: Sendable {
             guard unfit.isEmpty else {
                 throw Problem.validation([.init(field: "agentId", reason: "cannot take this case: \(unfit.joined(separator: "; "))")])
             }
-            let load = try await tx.one(
-                "SELECT count(*)::int8 AS n FROM cases WHERE assigned_agent_id = \(agent) AND status IN ('open', 'paused', 'disputed')")!.decode(Int.self, "n")
+            let load = try await AgentBook.load(of: agent, in: tx)
             let capacity = try profile.decode(Int.self, "capacity")
             guard load < capacity else { throw Problem.conflict("The agent holds \(load) live cases, their capacity: raise it or choose another agent.") }
             try await tx.execute(
@@ -243,7 +243,7 @@ public struct Reassignments: Sendable {
             }
             return try await agents(of: request.to, field: "to", excluding: filter.agentId, in: tx)
         }
-        var scope: [SQL] = ["c.status IN ('open', 'paused', 'disputed')", "c.assigned_agent_id IS NOT NULL"]
+        var scope: [SQL] = ["c.status IN \(CaseStatus.liveList)", "c.assigned_agent_id IS NOT NULL"]
         if let v = filter.agentId { scope.append("c.assigned_agent_id = \(v)") }
         if let v = filter.teamId { scope.append("c.assigned_agent_id IN (SELECT user_id FROM agent_profiles WHERE team_id = \(v))") }
         if let v = filter.creditorId { scope.append("c.creditor_id = \(v)") }

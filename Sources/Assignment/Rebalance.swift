@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Portfolio
 import Postgres
 
 /// Evening out a team's loads after capacities or members changed: a preview (what would move,
@@ -76,7 +77,7 @@ public struct Rebalancer: Sendable {
             let rows = try await tx.query(
                 """
                 SELECT p.user_id, p.capacity,
-                       (SELECT count(*)::int8 FROM cases c WHERE c.assigned_agent_id = p.user_id AND c.status IN ('open', 'paused', 'disputed')) AS load,
+                       \(AgentBook.load(of: "p.user_id")) AS load,
                        (u.status = 'active' AND NOT EXISTS (
                             SELECT 1 FROM agent_absences a WHERE a.user_id = p.user_id AND a.starts_at <= \(now) AND a.ends_at > \(now))) AS present
                 FROM agent_profiles p JOIN users u ON u.id = p.user_id WHERE p.team_id = \(team) ORDER BY p.user_id
