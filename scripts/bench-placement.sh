@@ -7,7 +7,8 @@
 # BENCH_FILE=FILE (place this file, generated there first if missing; scripts/bench-rounds.sh),
 # BENCH_MAPPING=1 (the creditor has a saved column mapping naming every column of the file),
 # RELANCE_PG_OPTIONS (server settings), PERF_RECORD=FILE (perf profile of the upload),
-# SKIP_ASSIGN=1 (no agents: the placement's cases wait unassigned).
+# SKIP_ASSIGN=1 (no agents: the placement's cases wait unassigned), BENCH_LOG_LEVEL (the server's;
+# debug shows where an assignment pass spends its time), KEEP_SERVER_LOG=FILE.
 # Assignment (issue 14): 200 agents in 10 teams (capacity 5,000 each), nine rules by kind of
 # debtor and balance band and a default; the server's assigner gives the placement's cases to
 # them as soon as the merge completes, consolidation and capacity on. Timed from the placement's
@@ -20,14 +21,14 @@ bin=$(swift build -c release --show-bin-path)/relance
 dir=$(mktemp -d /tmp/relance-bench.XXXXXX)
 port=$(scripts/pg-cluster.sh freeport)
 server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$(cat "$dir/pg/datadir")/server.log" "$KEEP_LOG"; scripts/pg-cluster.sh destroy "$dir/pg"; rm -rf "$dir"; }
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -n "${KEEP_SERVER_LOG:-}" ] && cp "$dir/server.log" "$KEEP_SERVER_LOG"; [ -n "${KEEP_LOG:-}" ] && cp "$(cat "$dir/pg/datadir")/server.log" "$KEEP_LOG"; scripts/pg-cluster.sh destroy "$dir/pg"; rm -rf "$dir"; }
 trap cleanup EXIT
 envlines=$(scripts/pg-cluster.sh start "$dir/pg" "$port")
 set -a; eval "$envlines"; set +a
 file=${BENCH_FILE:-$dir/placement.csv}
 [ -s "$file" ] || python3 Benchmarks/generate-placement.py "$rows" "$file"
 bytes=$(stat -c %s "$file")
-export RELANCE_HOME=$PWD RELANCE_LOG_LEVEL=warning RELANCE_DATA_KEY=$(openssl rand -base64 32)
+export RELANCE_HOME=$PWD RELANCE_LOG_LEVEL=${BENCH_LOG_LEVEL:-warning} RELANCE_DATA_KEY=$(openssl rand -base64 32)
 scripts/dev-cert.sh "$dir/tls" >/dev/null
 export RELANCE_TLS_CERT=$dir/tls/dev-cert.pem RELANCE_TLS_KEY=$dir/tls/dev-key.pem
 "$bin" migrate >/dev/null

@@ -39,7 +39,7 @@ public func buildModules(configuration: AppConfiguration, pool: PostgresPool, lo
             limits: .init(
                 maxBytes: configuration.maxPlacementBytes, overall: configuration.maxUploads, perCreditor: configuration.maxUploadsPerCreditor,
                 minBytesPerSecond: configuration.uploadMinBytesPerSecond, rateWindow: configuration.uploadRateWindow),
-            logger: Logger(label: "relance.placements")),
+            logger: Logger(label: "relance.placements"), placementMerged: { [worker = assignment.worker] in worker.wake() }),
         assignment,
         PortfolioModule(pool: pool, teamAgents: { try await agents.members(ofTeam: $0, as: $1) }),
     ])

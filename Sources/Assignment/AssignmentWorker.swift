@@ -57,13 +57,16 @@ public final class AssignmentWorker: Service, Sendable {
                         if sweep { lastSweep = ContinuousClock.now }
                         let due = try await hasWork(sweep: sweep)
                         guard woken || due else { continue }
+                        let started = ContinuousClock.now
                         let run = try await assigner.run()
+                        let elapsed = ContinuousClock.now - started
                         if run.considered > 0 {
                             logger.info(
                                 "assignment pass",
                                 metadata: [
                                     "considered": "\(run.considered)", "assigned": "\(run.assigned)", "consolidated": "\(run.consolidated)",
                                     "waiting": "\(run.unassigned.values.reduce(0, +))", "rules_version": "\(run.version.map(String.init) ?? "none")",
+                                    "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
                                 ])
                         }
                     } catch {

@@ -39,13 +39,18 @@ public struct OnboardingModule: HTTPModule {
     let uploads: UploadGate
     let limits: UploadLimits
 
-    public init(pool: PostgresPool, creditors: CreditorDirectory, limits: UploadLimits, logger: Logger) {
+    /// - Parameter placementMerged: called after each placement this node merged (the composition
+    ///   root wakes assignment with it).
+    public init(
+        pool: PostgresPool, creditors: CreditorDirectory, limits: UploadLimits, logger: Logger,
+        placementMerged: @escaping @Sendable () -> Void = {}
+    ) {
         self.creditors = creditors
         self.mandates = MandateBook(pool: pool)
         self.fees = FeeScheduleBook(pool: pool)
         self.placements = PlacementService(pool: pool, maxBytes: limits.maxBytes)
         self.mappings = ColumnMappingBook(pool: pool)
-        self.worker = PlacementWorker(placements: placements, logger: logger)
+        self.worker = PlacementWorker(placements: placements, logger: logger, merged: placementMerged)
         self.uploads = UploadGate(limits: .init(overall: limits.overall, perCreditor: limits.perCreditor))
         self.limits = limits
     }

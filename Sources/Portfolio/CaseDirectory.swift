@@ -87,7 +87,7 @@ public struct CaseDirectory: Sendable {
         if let v = filter.agents { conditions.append("c.assigned_agent_id = ANY(\(v))") }
         if let v = filter.unassigned { conditions.append(v ? "c.assigned_agent_id IS NULL" : "c.assigned_agent_id IS NOT NULL") }
         if let v = filter.placementId { conditions.append("c.first_placement_id = \(v)") }
-        if let after { conditions.append("c.id > \(after)") }
+        if let after { conditions.append("(c.creditor_id, c.id) > (SELECT x.creditor_id, x.id FROM cases x WHERE x.id = \(after))") }
         let condition = conditions.isEmpty ? SQL(unsafeRaw: "true") : SQL.joined(conditions, separator: " AND ")
         return try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
             try await tx.query(
@@ -95,7 +95,7 @@ public struct CaseDirectory: Sendable {
                 SELECT c.id, c.creditor_id, c.debtor_id, d.name, c.currency, c.status, c.stage, c.principal_minor, c.balance_minor,
                        c.oldest_due_date, c.placed_at, c.assigned_agent_id, c.assigned_at, c.unassigned_reason
                 FROM cases c JOIN debtors d ON d.creditor_id = c.creditor_id AND d.id = c.debtor_id
-                WHERE \(condition) ORDER BY c.id LIMIT \(limit)
+                WHERE \(condition) ORDER BY c.creditor_id, c.id LIMIT \(limit)
                 """
             ).map { row in
                 Summary(

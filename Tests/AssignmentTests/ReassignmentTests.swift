@@ -183,6 +183,27 @@ struct ReassignmentTests {
         }
     }
 
+    /// The database refuses a case given to someone without a profile, and a history line for
+    /// no case, whoever writes them (checked per statement, migration 0017).
+    @Test func aCaseNamesAnAgentAndAHistoryLineACase() async throws {
+        try await AssignmentWorld.with { w in
+            let s = try await Self.setup(w)
+            for sql: SQL in [
+                "UPDATE cases SET assigned_agent_id = \(UUID()) WHERE id = \(s.caseOfA)",
+                "INSERT INTO case_assignments (creditor_id, case_id, agent_id, kind, reason) VALUES (\(s.creditor), \(UUID()), \(s.a), 'reassignment', 'x')",
+            ] {
+                do {
+                    try await w.fixtures.admin.execute(sql)
+                    Issue.record("accepted: \(sql)")
+                } catch let error as PostgresError {
+                    #expect(error.sqlState == "23503")
+                }
+            }
+            // Moving between agents who have profiles is fine, also for a writer who cannot read them.
+            try await w.fixtures.admin.execute("UPDATE cases SET assigned_agent_id = \(s.b) WHERE id = \(s.caseOfA)")
+        }
+    }
+
     @Test func badInputIsNamed() async throws {
         try await AssignmentWorld.with { w in
             let s = try await Self.setup(w)

@@ -12,9 +12,14 @@ public final class PlacementWorker: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 
-    public init(placements: PlacementService, logger: Logger) {
+    /// Called after each placement merged here (assignment takes its cases at once, instead of
+    /// at its next poll).
+    let merged: @Sendable () -> Void
+
+    public init(placements: PlacementService, logger: Logger, merged: @escaping @Sendable () -> Void = {}) {
         self.placements = placements
         self.logger = logger
+        self.merged = merged
         (wakeups, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -55,6 +60,7 @@ public final class PlacementWorker: Service, Sendable {
                     do {
                         while !Task.isShuttingDownGracefully, let merged = try await placements.processNext() {
                             logger.info("placement merged", metadata: ["placement": "\(merged)"])
+                            self.merged()
                         }
                     } catch {
                         logger.warning("placement worker: will retry", metadata: ["error": "\(String(describing: type(of: error)))"])
