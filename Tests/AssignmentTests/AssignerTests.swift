@@ -1,6 +1,7 @@
 import Assignment
 import Core
 import Foundation
+import Onboarding
 import Postgres
 import TestSupport
 import Testing
@@ -49,6 +50,46 @@ struct AssignerTests {
             #expect(try line.decode(String.self, "reason").contains("team 'Gros montants'"))
             let fallback = try await w.fixtures.admin.one("SELECT reason FROM case_assignments WHERE agent_id = \(fr)")!
             #expect(try fallback.decode(String.self, "reason").hasPrefix("default rule"))
+        }
+    }
+
+    /// The other conditions: age at placement, country, stage.
+    @Test func ageCountryAndStageRulesTakeTheirCases() async throws {
+        try await AssignmentWorld.with { w in
+            let creditor = try await w.creditor()
+            let general = try await w.team("Général")
+            let old = try await w.team("Anciennes créances")
+            let belgium = try await w.team("Belgique")
+            let letters = try await w.team("Courriers")
+            let fr = try await w.agent(team: general)
+            let oldHand = try await w.agent(team: old)
+            let be = try await w.agent(team: belgium)
+            let writer = try await w.agent(team: letters, stages: ["letters"])
+            _ = try await w.saveRules(
+                [
+                    .init(name: "Plus d'un an", when: .init(minAgeDays: 365), team: old),
+                    .init(name: "Belgique", when: .init(countries: ["BE"]), team: belgium),
+                    .init(name: "Courriers", when: .init(stages: ["letters"]), team: letters),
+                ],
+                default: .init(team: general))
+            // Due 01/01/2025; placed now (2026-12): over a year old. Then a recent one, a Belgian one.
+            try await w.place(creditor, [.init(reference: "OLD-1", name: "Ancien Débiteur")])
+            var recent = "reference;nom;montant;echeance;pays\n"
+            let due = CalendarDate(Date().addingTimeInterval(-30 * 86400)).description.split(separator: "-").reversed().joined(separator: "/")
+            recent += "NEW-1;Nouveau Débiteur;10,00;\(due);FR\nBE-1;Débiteur Belge;10,00;\(due);BE\nLET-1;Au Courrier;10,00;\(due);FR\n"
+            let bytes = Array(recent.utf8)
+            let service = PlacementService(pool: w.pool)
+            _ = try await service.stage(
+                creditor: creditor, format: .csv, body: AsyncStream { c in c.yield(bytes); c.finish() }, idempotencyKey: nil, by: w.admin, requestID: nil)
+            while try await service.processNext() != nil {}
+            // The strategies module moves cases between stages; here, by hand.
+            try await w.fixtures.admin.execute(
+                """
+                UPDATE cases SET stage = 'letters' WHERE id = (SELECT case_id FROM claims WHERE creditor_reference = 'LET-1')
+                """)
+            _ = try await w.assigner.run()
+            let byRef = try await w.agentsByReference(creditor)
+            #expect(byRef["OLD-1"] == oldHand && byRef["NEW-1"] == fr && byRef["BE-1"] == be && byRef["LET-1"] == writer, "\(byRef)")
         }
     }
 
