@@ -71,6 +71,12 @@ struct AssignmentHTTPTests {
             // The creditor sees all three, with who holds them; a filter by agent narrows.
             let all = try await client.call(.get, "/v1/cases?creditorId=\(creditor)", bearer: creditorAdmin)
             #expect((all.json["items"] as? [[String: Any]])?.count == 3)
+            // Pages: two, then the last one.
+            let page1 = try await client.call(.get, "/v1/cases?creditorId=\(creditor)&limit=2", bearer: creditorAdmin)
+            let next = try #require(page1.json["next"] as? String, "\(page1.text)")
+            let page2 = try await client.call(.get, "/v1/cases?creditorId=\(creditor)&limit=2&after=\(next)", bearer: creditorAdmin)
+            let pageIDs = ((page1.json["items"] as? [[String: Any]] ?? []) + (page2.json["items"] as? [[String: Any]] ?? [])).compactMap { $0["id"] as? String }
+            #expect(Set(pageIDs).count == 3 && page2.json["next"] == nil, "\(page2.text)")
             let mine = try await client.call(.get, "/v1/cases?agentId=\(agents[1].user.id)", bearer: supervisor)
             #expect((mine.json["items"] as? [[String: Any]])?.count == secondItems.count)
             let byTeam = try await client.call(.get, "/v1/cases?teamId=\(teamID)&unassigned=false", bearer: supervisor)
