@@ -47,7 +47,7 @@ struct CrashRecoveryTests {
             let creditor = try await fixtures.creditor()
             try await fixtures.mandate(creditor: creditor)
             let (_, key) = try await fixtures.apiKey(creditor: creditor)
-            let rows = 60_000
+            let rows = 120_000
             let file = try writeFile(rows: rows)
             defer { try? FileManager.default.removeItem(at: file) }
             let port = try TestApp.freePort()
