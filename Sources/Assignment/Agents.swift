@@ -88,13 +88,19 @@ public struct AgentBook: Sendable {
         p.user_id, u.display_name, u.email, p.team_id, p.languages, p.debtor_kinds, p.max_balance_minor, p.stages, p.capacity,
         nullif(p.last_assigned_at, '-infinity') AS last_assigned_at, p.updated_at,
         \(load(of: "p.user_id")) AS load,
-        EXISTS (SELECT 1 FROM agent_absences a WHERE a.user_id = p.user_id AND a.starts_at <= now() AND a.ends_at > now()) AS absent_now
+        \(absent(of: "p.user_id", at: "now()")) AS absent_now
         """
 
     /// An agent's load, the one definition capacity is measured against: the live cases (open,
     /// paused, disputed) they hold.
     static func load(of agent: SQL) -> SQL {
         "(SELECT count(*)::int8 FROM cases c WHERE c.assigned_agent_id = \(agent) AND c.status IN \(CaseStatus.liveList))"
+    }
+
+    /// Whether an absence covers `time` for the agent: the one definition the profile, the
+    /// assigner, reassignment and rebalancing share.
+    static func absent(of agent: SQL, at time: SQL) -> SQL {
+        "EXISTS (SELECT 1 FROM agent_absences a WHERE a.user_id = \(agent) AND a.starts_at <= \(time) AND a.ends_at > \(time))"
     }
 
     static func load(of agent: UUID, in tx: PostgresTransaction) async throws -> Int {

@@ -181,8 +181,7 @@ public struct Assigner: Sendable {
             CREATE TEMP TABLE asg_agents ON COMMIT DROP AS
             SELECT p.user_id AS agent, p.languages, p.debtor_kinds, coalesce(p.max_balance_minor, 9223372036854775807) AS max_balance,
                    p.stages, p.capacity, p.last_assigned_at, coalesce(l.n, 0)::int AS load,
-                   (u.status = 'active' AND NOT EXISTS (
-                        SELECT 1 FROM agent_absences a WHERE a.user_id = p.user_id AND a.starts_at <= \(now) AND a.ends_at > \(now))) AS present
+                   (u.status = 'active' AND NOT \(AgentBook.absent(of: "p.user_id", at: "\(now)"))) AS present
             FROM agent_profiles p
             JOIN users u ON u.id = p.user_id
             LEFT JOIN (SELECT assigned_agent_id, count(*) AS n FROM cases

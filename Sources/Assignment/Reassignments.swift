@@ -91,7 +91,7 @@ public struct Reassignments: Sendable {
             guard let profile = try await tx.one(
                 """
                 SELECT p.languages, p.debtor_kinds, p.max_balance_minor, p.stages, p.capacity, u.status,
-                       EXISTS (SELECT 1 FROM agent_absences a WHERE a.user_id = p.user_id AND a.starts_at <= \(assigner.clock()) AND a.ends_at > \(assigner.clock())) AS absent
+                       \(AgentBook.absent(of: "p.user_id", at: "\(assigner.clock())")) AS absent
                 FROM agent_profiles p JOIN users u ON u.id = p.user_id WHERE p.user_id = \(agent) FOR UPDATE OF p
                 """)
             else { throw Problem.validation([.init(field: "agentId", reason: "is not an agent with a profile")]) }

@@ -78,8 +78,7 @@ public struct Rebalancer: Sendable {
                 """
                 SELECT p.user_id, p.capacity,
                        \(AgentBook.load(of: "p.user_id")) AS load,
-                       (u.status = 'active' AND NOT EXISTS (
-                            SELECT 1 FROM agent_absences a WHERE a.user_id = p.user_id AND a.starts_at <= \(now) AND a.ends_at > \(now))) AS present
+                       (u.status = 'active' AND NOT \(AgentBook.absent(of: "p.user_id", at: "\(now)"))) AS present
                 FROM agent_profiles p JOIN users u ON u.id = p.user_id WHERE p.team_id = \(team) ORDER BY p.user_id
                 """)
             var agents = try rows.map {

@@ -16,11 +16,7 @@ struct AgentRoutes {
 
     func add(to routes: ModuleRoutes) {
         routes.get("/v1/agents", .assignmentRead) { request, context in
-            let team = try request.uri.queryParameters.get("teamId").map { text -> UUID in
-                guard let id = UUID(uuidString: text) else { throw Problem.validation([.init(field: "teamId", reason: "must be a team's ID")]) }
-                return id
-            }
-            return Paged(all: try await agents.list(team: team, as: context.principal))
+            Paged(all: try await agents.list(team: try request.uuidQuery("teamId", what: "a team"), as: context.principal))
         }
         routes.get("/v1/agents/{userId}", .assignmentRead) { _, context in
             try await agents.get(try context.parameters.requireUUID("userId", what: "agent"), as: context.principal)

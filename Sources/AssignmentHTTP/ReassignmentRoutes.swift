@@ -22,10 +22,7 @@ struct ReassignmentRoutes {
                 }
                 return text
             }
-            let creditor = try query.get("creditorId").map { text -> UUID in
-                guard let id = UUID(uuidString: text) else { throw Problem.validation([.init(field: "creditorId", reason: "must be a creditor's ID")]) }
-                return id
-            }
+            let creditor = try request.uuidQuery("creditorId", what: "a creditor")
             let items = try await reassignments.waiting(reason: reason, creditor: creditor, after: page.after, limit: page.limit, as: context.principal)
             return Paged(items: items, limit: page.limit, id: \.caseId)
         }

@@ -42,20 +42,13 @@ struct CaseRoutes {
     let cases: CaseDirectory
     let teamAgents: @Sendable (UUID, Principal) async throws -> [UUID]?
 
-    static func uuid(_ request: Request, _ name: String, _ what: String) throws -> UUID? {
-        try request.uri.queryParameters.get(name).map { text in
-            guard let id = UUID(uuidString: text) else { throw Problem.validation([.init(field: name, reason: "must be \(what)'s ID")]) }
-            return id
-        }
-    }
-
     func add(to routes: ModuleRoutes) {
         routes.get("/v1/cases", .casesRead) { request, context in
             let page = try Page(request)
             let query = request.uri.queryParameters
             var filter = CaseDirectory.Filter(
-                creditorId: try Self.uuid(request, "creditorId", "a creditor"), agentId: try Self.uuid(request, "agentId", "an agent"),
-                placementId: try Self.uuid(request, "placementId", "a placement"))
+                creditorId: try request.uuidQuery("creditorId", what: "a creditor"), agentId: try request.uuidQuery("agentId", what: "an agent"),
+                placementId: try request.uuidQuery("placementId", what: "a placement"))
             if let text = query.get("status") {
                 guard let status = CaseStatus(rawValue: text) else {
                     throw Problem.validation([.init(field: "status", reason: "must be one of \(CaseStatus.allCases.map(\.rawValue).joined(separator: ", "))")])
@@ -66,7 +59,7 @@ struct CaseRoutes {
                 guard let value = Bool(text) else { throw Problem.validation([.init(field: "unassigned", reason: "must be true or false")]) }
                 filter.unassigned = value
             }
-            if let team = try Self.uuid(request, "teamId", "a team") {
+            if let team = try request.uuidQuery("teamId", what: "a team") {
                 guard context.principal.isStaff, let agents = try await teamAgents(team, context.principal) else {
                     throw Problem.validation([.init(field: "teamId", reason: "is not a team of the agency")])
                 }

@@ -26,6 +26,16 @@ public struct Page: Sendable {
     }
 }
 
+extension Request {
+    /// A UUID query parameter (`?teamId=`), nil when absent; anything else is a 422 naming it.
+    public func uuidQuery(_ name: String, what: String) throws -> UUID? {
+        try uri.queryParameters.get(name).map { text in
+            guard let id = UUID(uuidString: text) else { throw Problem.validation([.init(field: name, reason: "must be \(what)'s ID")]) }
+            return id
+        }
+    }
+}
+
 /// A page of results; `next` is the `after` value for the following page.
 public struct Paged<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
     public let items: [Item]
