@@ -98,6 +98,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The agent's working day: the queue and its leases, the compliance gate, activities.
+        .target(
+            name: "WorkQueue",
+            dependencies: [
+                "Core", "Postgres", "Portfolio",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP kernel every module's HTTP target uses: the request context, access checks,
         // JSON input, lists and pages, the HTTPModule protocol. No domain in it.
         .target(
@@ -146,6 +156,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The work queue over HTTP: next case, leases, activities, contact rules and preferences.
+        .target(
+            name: "WorkQueueHTTP",
+            dependencies: [
+                "WorkQueue", "Core", "Postgres", "Web",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Cases over HTTP: the list and one case.
         .target(
             name: "PortfolioHTTP",
@@ -183,6 +204,8 @@ let package = Package(
                 "PortfolioHTTP",
                 "Postgres",
                 "Web",
+                "WorkQueue",
+                "WorkQueueHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -242,6 +265,11 @@ let package = Package(
                 "Assignment", "Portfolio", "Onboarding", "Core", "Postgres", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WorkQueueTests",
+            dependencies: ["WorkQueue", "Assignment", "Portfolio", "Onboarding", "Core", "Postgres", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -10,6 +10,8 @@ if [ ! -x "$bindir/initdb" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The compliance gate reads debtors' time zones (Foundation reads the system's zone database).
+[ -e /usr/share/zoneinfo/Europe/Paris ] || missing+=(tzdata)
 if [ "$(id -u)" = 0 ]; then
   command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
   id postgres >/dev/null 2>&1 || missing+=(postgresql)

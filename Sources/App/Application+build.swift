@@ -14,6 +14,7 @@ import PortfolioHTTP
 import Postgres
 import ServiceLifecycle
 import Web
+import WorkQueueHTTP
 
 /// The bounded contexts this service is made of, each with its routes and background services.
 /// Identity is named apart: its authentication middleware goes into the application's chain.
@@ -42,6 +43,7 @@ public func buildModules(configuration: AppConfiguration, pool: PostgresPool, lo
             logger: Logger(label: "relance.placements"), placementMerged: { [worker = assignment.worker] in worker.wake() }),
         assignment,
         PortfolioModule(pool: pool, teamAgents: { try await agents.members(ofTeam: $0, as: $1) }),
+        WorkQueueModule(pool: pool, logger: Logger(label: "relance.work-queue")),
     ])
 }
 

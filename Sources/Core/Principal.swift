@@ -101,6 +101,8 @@ public struct Principal: Sendable, Equatable {
         case placementMerge = "placement_merge"
         /// The assigner: across creditors, as the system (migration 0017's policies).
         case assignment
+        /// The work queue's clock: wakes items, keeps the zones' windows (migration 0018).
+        case workQueue = "work_queue"
     }
 
     /// The settings of a background job working across creditors as the system.

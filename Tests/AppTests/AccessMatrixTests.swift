@@ -56,6 +56,8 @@ struct AccessMatrixTests {
         var idleAgent = UUID()
         var caseOwn = UUID()
         var caseOther = UUID()
+        /// The debtor of the calling agent's case.
+        var debtorOwn = UUID()
     }
 
     static let staffRoles: [Caller] = [.admin, .supervisor, .agent, .dpo]
@@ -194,6 +196,30 @@ struct AccessMatrixTests {
             Row(method: .get, path: "/v1/cases", expected: rule(caseListers, creditorScoped: false, keyScope: .cases), body: nil),
             Row(method: .get, path: "/v1/cases/\(caseOwn)", expected: rule(caseReaders, creditorScoped: true, keyScope: .cases), body: nil),
             Row(method: .get, path: "/v1/cases/\(caseOther)", expected: rule(caseReaders.merging([.agent: 404]) { $1 }, creditorScoped: true, keyScope: .cases), body: nil),
+            // The work queue: only agents take cases (this one has one, or is told when one comes);
+            // leases that do not exist; activities on another agent's case (the calling agent
+            // cannot see it: 404); the gate's rules (changed by administrators; France's again).
+            Row(method: .post, path: "/v1/work/next", expected: rule([.agent: 200], creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/work/leases/\(UUID().uuidString.lowercased())/renew", expected: rule([.agent: 404], creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/work/leases/\(UUID().uuidString.lowercased())/release", expected: rule([.agent: 404], creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/work/queues", expected: rule(managers(200), creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/cases/\(caseOther)/activities", expected: rule([.admin: 201, .supervisor: 201, .agent: 404], creditorScoped: false),
+                body: { _ in ["kind": "note", "note": "Le débiteur a écrit."] }),
+            Row(method: .get, path: "/v1/cases/\(caseOwn)/activities", expected: rule([.admin: 200, .supervisor: 200, .agent: 200], creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/cases/\(caseOwn)/contact", expected: rule([.admin: 200, .supervisor: 200, .agent: 200], creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/contact-rules", expected: rule([.admin: 200, .supervisor: 200, .agent: 200, .dpo: 200], creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/contact-rules/FR", expected: rule([.admin: 200, .supervisor: 200, .agent: 200, .dpo: 200], creditorScoped: false), body: nil),
+            Row(method: .put, path: "/v1/contact-rules/FR", expected: rule([.admin: 200], creditorScoped: false), body: { _ in
+                [
+                    "name": "France", "hours": Dictionary(uniqueKeysWithValues: (1...6).map { (String($0), [["from": "08:00", "to": "20:00"]]) }),
+                    "hoursChannels": ["call", "sms", "email"], "recurringHolidays": ["01-01", "05-01", "05-08", "07-14", "08-15", "11-01", "11-11", "12-25"],
+                    "callAttemptsMax": 7, "callAttemptsWindowDays": 7, "quietDaysAfterConversation": 7, "minDaysBetween": ["registered_letter": 7],
+                ]
+            }),
+            Row(method: .get, path: "/v1/debtors/\(t.debtorOwn.uuidString.lowercased())/contact-preferences",
+                expected: rule([.admin: 200, .supervisor: 200, .agent: 200, .dpo: 200], creditorScoped: false), body: nil),
+            Row(method: .put, path: "/v1/debtors/\(t.debtorOwn.uuidString.lowercased())/contact-preferences",
+                expected: rule([.admin: 200, .supervisor: 200, .agent: 200, .dpo: 200], creditorScoped: false), body: { _ in ["optedOut": ["sms"]] }),
             Row(method: .post, path: "/v1/assignments/rebalance/preview", expected: rule(managers(200), creditorScoped: false), body: { _ in ["teamId": team] }),
             Row(method: .post, path: "/v1/assignments/rebalance", expected: rule(managers(200), creditorScoped: false), body: { _ in ["teamId": team] }),
             // Terminates the target mandate: after the reads of it and the uploads.
@@ -215,11 +241,14 @@ struct AccessMatrixTests {
         let names = [
             "creditors": "creditorId", "staff": "userId", "users": "userId", "api-keys": "keyId", "mandates": "mandateId", "placements": "placementId",
             "teams": "teamId", "agents": "userId", "absences": "absenceId", "cases": "caseId", "versions": "version",
+            "leases": "leaseId", "debtors": "debtorId",
         ]
         let parts = path.split(separator: "/").map(String.init)
         var out: [String] = []
         for (index, part) in parts.enumerated() {
-            if UUID(uuidString: part) != nil || Int(part) != nil, index > 0, let name = names[parts[index - 1]] {
+            if index > 0, parts[index - 1] == "contact-rules" {
+                out.append("{jurisdiction}")
+            } else if UUID(uuidString: part) != nil || Int(part) != nil, index > 0, let name = names[parts[index - 1]] {
                 out.append("{\(name)}")
             } else {
                 out.append(part)
@@ -379,6 +408,7 @@ struct AccessMatrixTests {
             _ = try await fixtures.placement(creditor: a, pool: pool)
             let cases = try await fixtures.admin.query("SELECT id FROM cases WHERE creditor_id = \(a) ORDER BY id").map { try $0.decode(UUID.self, "id") }
             (targets.caseOwn, targets.caseOther) = (cases[0], cases[1])
+            targets.debtorOwn = try await fixtures.admin.one("SELECT debtor_id FROM cases WHERE id = \(cases[0])")!.decode(UUID.self, "debtor_id")
             for (id, agent) in [(targets.caseOwn, targets.agentUser), (targets.caseOther, otherAgent)] {
                 try await fixtures.admin.execute("UPDATE cases SET assigned_agent_id = \(agent) WHERE id = \(id)")
             }

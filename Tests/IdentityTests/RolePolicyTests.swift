@@ -35,6 +35,14 @@ struct RolePolicyTests {
             // those who assign, never changed.
             "case_assignments": [.insert: [.admin, .supervisor]],
             "assignment_rules": [.insert: [.system, .admin, .supervisor]],
+            // The work queue (0018): items follow cases, so whoever writes cases writes them (through
+            // the cases' trigger), and agents claim their own; activities and preferences are
+            // recorded by those who work cases (agents on theirs: this one holds none), the DPO
+            // too for preferences (restriction). Nothing is deleted.
+            "work_items": [.insert: portfolio.union([.supervisor]), .update: portfolio.union([.supervisor])],
+            "work_leases": [.insert: [.admin, .supervisor], .update: portfolio.union([.supervisor])],
+            "case_activities": [.insert: [.admin, .supervisor]],
+            "contact_preferences": [.insert: [.admin, .supervisor, .dpo], .update: [.admin, .supervisor, .dpo]],
             "placements": all(portfolio.union([.system])),
             "placement_rejects": all(portfolio), "placement_outcomes": all(portfolio),
             "placement_rows": [.update: [.system, .placementJob], .delete: [.system, .placementJob]],
@@ -115,9 +123,12 @@ struct RolePolicyTests {
             let name = creditor == w.a ? "A" : "B"
             let row = w.rows[table]![creditor]!
             let column = updatedColumn[table] ?? "creditor_id"
+            // A generated column is left out of a copy (work_items.wakes_at).
+            let insert: SQL = table == "work_items"
+                ? "INSERT INTO work_items (creditor_id, case_id, agent_id, case_open, level, due_at, zone) SELECT creditor_id, case_id, agent_id, case_open, level, due_at, zone FROM jsonb_populate_record(NULL::work_items, \(row)::jsonb)"
+                : "INSERT INTO \(unsafeRaw: table) OVERRIDING SYSTEM VALUE SELECT (jsonb_populate_record(NULL::\(unsafeRaw: table), \(row)::jsonb || jsonb_build_object('id', gen_random_uuid()))).*"
             return [
-                ("insert \(table) of \(name)", table, .insert,
-                 "INSERT INTO \(unsafeRaw: table) OVERRIDING SYSTEM VALUE SELECT (jsonb_populate_record(NULL::\(unsafeRaw: table), \(row)::jsonb || jsonb_build_object('id', gen_random_uuid()))).*"),
+                ("insert \(table) of \(name)", table, .insert, insert),
                 ("update \(table) of \(name)", table, .update,
                  "UPDATE \(unsafeRaw: table) SET \(unsafeRaw: column) = \(unsafeRaw: column) WHERE \(target(table, of: creditor, w))"),
                 ("delete \(table) of \(name)", table, .delete, "DELETE FROM \(unsafeRaw: table) WHERE \(target(table, of: creditor, w))"),
@@ -149,6 +160,12 @@ struct RolePolicyTests {
             "cases": portfolio.subtracting([.agent]), "claims": portfolio.subtracting([.agent]),
             "case_assignments": portfolio.subtracting([.agent]),
             "assignment_rules": [.system, .admin, .supervisor, .agent, .dpo],
+            // The queue's items are the agency's but follow the creditor's writes to cases; the
+            // agency's activities and notes are read by its staff only.
+            "work_items": portfolio.subtracting([.agent]),
+            "work_leases": portfolio.subtracting([.agent]),
+            "case_activities": [.admin, .supervisor, .dpo],
+            "contact_preferences": portfolio.subtracting([.agent]),
             "creditors": portfolio,
             "placements": everyone.subtracting([.agent, .dpo]),
             "placement_rejects": portfolio.subtracting([.agent, .dpo]),
@@ -236,6 +253,26 @@ struct RolePolicyTests {
                 INSERT INTO assignment_rules (version, position, name, creditor_id, pool_name, pool_agents)
                 VALUES (1, \(position + 1), 'rule', \(creditor), 'pool', ARRAY[\(UUID())]::uuid[])
                 """)
+        }
+        // The work queue's rows: an item, an activity, a debtor's preferences per creditor.
+        for creditor in [a, b] {
+            try await fixtures.admin.execute(
+                """
+                INSERT INTO work_items (creditor_id, case_id, case_open, level, due_at, zone)
+                SELECT creditor_id, id, true, 5, now(), 'FR Europe/Paris' FROM cases WHERE creditor_id = \(creditor) LIMIT 1
+                """)
+            try await fixtures.admin.execute(
+                """
+                INSERT INTO case_activities (creditor_id, id, case_id, kind, outcome, occurred_at, recorded_by_kind)
+                SELECT creditor_id, gen_random_uuid(), id, 'call', 'no_answer', now(), 'staff' FROM cases WHERE creditor_id = \(creditor) LIMIT 1
+                """)
+            try await fixtures.admin.execute(
+                """
+                INSERT INTO work_leases (creditor_id, lease_id, case_id, agent_id, leased_at)
+                SELECT creditor_id, gen_random_uuid(), id, gen_random_uuid(), now() FROM cases WHERE creditor_id = \(creditor) LIMIT 1
+                """)
+            try await fixtures.admin.execute(
+                "INSERT INTO contact_preferences (creditor_id, debtor_id, written_only) SELECT creditor_id, id, true FROM debtors WHERE creditor_id = \(creditor) LIMIT 1")
         }
         let principals: [Caller: Principal] = [
             .admin: Principal(kind: .staff, id: UUID(), role: .admin),
