@@ -274,7 +274,11 @@ CREATE POLICY case_activities_insert_by_agent ON case_activities AS RESTRICTIVE 
 CREATE POLICY contact_preferences_insert_by_agent ON contact_preferences AS RESTRICTIVE FOR INSERT TO relance_app
     WITH CHECK ((SELECT app_role()) IS DISTINCT FROM 'agent' OR (creditor_id, debtor_id) IN (SELECT creditor_id, debtor_id FROM cases));
 CREATE POLICY work_items_insert_by_role ON work_items AS RESTRICTIVE FOR INSERT TO relance_app
-    WITH CHECK ((SELECT app_may_write_portfolio()) OR (SELECT app_may_assign()) OR app_job() = 'work_queue');
+    WITH CHECK ((SELECT app_may_write_portfolio()) OR (SELECT app_may_assign()) OR (SELECT app_may_work_cases()) OR app_job() = 'work_queue');
+-- (An agent's writes to a case, a dispute's status, reach its item through the trigger: the
+-- item must be one of the cases the agent may see.)
+CREATE POLICY work_items_insert_by_agent ON work_items AS RESTRICTIVE FOR INSERT TO relance_app
+    WITH CHECK ((SELECT app_role()) IS DISTINCT FROM 'agent' OR agent_id = ANY ((SELECT app_visible_agents())::uuid[]));
 CREATE POLICY work_items_update_by_role ON work_items AS RESTRICTIVE FOR UPDATE TO relance_app
     USING ((SELECT app_may_write_portfolio()) OR (SELECT app_may_assign()) OR (SELECT app_may_work_cases()));
 -- Leases are taken by those who work cases (an agent in their own name), and ended by them and
@@ -302,12 +306,13 @@ CREATE POLICY case_activities_read_by_role ON case_activities AS RESTRICTIVE FOR
 GRANT SELECT, INSERT, UPDATE ON work_items, work_leases, contact_preferences TO relance_app;
 GRANT SELECT, INSERT ON case_activities TO relance_app;
 
--- The rules are the agency's: read by staff and the system, changed by administrators. The
+-- The rules are the agency's policy, no one's data: read by anyone (a creditor's case shows what
+-- the gate says of its debtor), changed by administrators. The
 -- zones hold no one's data (a country, a time zone, a window): read by anyone, added by whoever
 -- assigns a case (the trigger above), their windows kept by the clock.
 ALTER TABLE contact_rules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE contact_rules FORCE ROW LEVEL SECURITY;
-CREATE POLICY contact_rules_read ON contact_rules FOR SELECT USING (app_is_staff() OR app_principal_kind() = 'system');
+CREATE POLICY contact_rules_read ON contact_rules FOR SELECT USING (true);
 CREATE POLICY contact_rules_write ON contact_rules FOR UPDATE USING (app_principal_kind() = 'system' OR (app_is_staff() AND coalesce(app_role() = 'admin', false)));
 CREATE POLICY contact_rules_insert ON contact_rules FOR INSERT WITH CHECK (app_principal_kind() = 'system' OR (app_is_staff() AND coalesce(app_role() = 'admin', false)));
 ALTER TABLE contact_zones ENABLE ROW LEVEL SECURITY;

@@ -14,7 +14,9 @@ import PortfolioHTTP
 import Postgres
 import ServiceLifecycle
 import Web
+import WorkQueue
 import WorkQueueHTTP
+import Foundation
 
 /// The bounded contexts this service is made of, each with its routes and background services.
 /// Identity is named apart: its authentication middleware goes into the application's chain.
@@ -42,7 +44,9 @@ public func buildModules(configuration: AppConfiguration, pool: PostgresPool, lo
                 minBytesPerSecond: configuration.uploadMinBytesPerSecond, rateWindow: configuration.uploadRateWindow),
             logger: Logger(label: "relance.placements"), placementMerged: { [worker = assignment.worker] in worker.wake() }),
         assignment,
-        PortfolioModule(pool: pool, teamAgents: { try await agents.members(ofTeam: $0, as: $1) }),
+        PortfolioModule(
+            pool: pool, teamAgents: { try await agents.members(ofTeam: $0, as: $1) },
+            caseFile: CaseFileSource { id, principal, requestID in try await CaseFile.build(id, pool: pool, at: Date(), as: principal, requestID: requestID) }),
         WorkQueueModule(pool: pool, logger: Logger(label: "relance.work-queue")),
     ])
 }

@@ -69,6 +69,11 @@ public struct CaseDirectory: Sendable {
     public struct AgentSummary: Sendable, Codable, Equatable {
         public var id: UUID
         public var displayName: String?
+
+        public init(id: UUID, displayName: String?) {
+            self.id = id
+            self.displayName = displayName
+        }
     }
 
     /// One case: itself, its debtor, its claims, its agent.

@@ -82,3 +82,18 @@ public enum PortfolioRows {
             updatedAt: try row.decode(Date.self, "updated_at"))
     }
 }
+
+extension PortfolioRows {
+    /// Sets a live case's status (open, paused, disputed) or closes it with a reason, in the
+    /// caller's transaction, after the caller took the case's lock. The work queue's trigger
+    /// moves the case's item with it.
+    public static func setStatus(_ id: UUID, creditor: UUID, to status: CaseStatus, closeReason: String? = nil, in tx: PostgresTransaction) async throws {
+        let closing = status == .closed || status == .recalled
+        try await tx.execute(
+            """
+            UPDATE cases SET status = \(status.rawValue), closed_at = CASE WHEN \(closing) THEN coalesce(closed_at, now()) END,
+                close_reason = CASE WHEN \(closing) THEN \(closeReason) END, updated_at = now()
+            WHERE creditor_id = \(creditor) AND id = \(id) AND status IS DISTINCT FROM \(status.rawValue)
+            """)
+    }
+}

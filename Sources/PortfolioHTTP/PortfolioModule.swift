@@ -13,15 +13,21 @@ public struct PortfolioModule: HTTPModule {
     let cases: CaseDirectory
     /// A team's agents, for `?teamId=` (teams are assignment's); nil: no such team.
     let teamAgents: @Sendable (UUID, Principal) async throws -> [UUID]?
+    /// One case in full (the work queue's case file: contacts, history, commitments, the gate);
+    /// nil: the portfolio's own view.
+    let caseFile: CaseFileSource?
 
-    public init(pool: PostgresPool, teamAgents: @escaping @Sendable (UUID, Principal) async throws -> [UUID]?) {
+    public init(
+        pool: PostgresPool, teamAgents: @escaping @Sendable (UUID, Principal) async throws -> [UUID]?, caseFile: CaseFileSource? = nil
+    ) {
         self.cases = CaseDirectory(pool: pool)
         self.teamAgents = teamAgents
+        self.caseFile = caseFile
     }
 
     public func routes() -> ModuleRoutes {
         let routes = ModuleRoutes()
-        CaseRoutes(cases: cases, teamAgents: teamAgents).add(to: routes)
+        CaseRoutes(cases: cases, teamAgents: teamAgents, caseFile: caseFile).add(to: routes)
         return routes
     }
 
@@ -38,9 +44,29 @@ extension Permission {
 extension CaseDirectory.Summary: ResponseEncodable {}
 extension CaseDirectory.View: ResponseEncodable {}
 
+/// Where one case's full view comes from, when another module composes it (`App` wires the
+/// work queue's case file): a value encoded as the response.
+public struct CaseFileSource: Sendable {
+    let build: @Sendable (UUID, Principal, String?) async throws -> any Encodable & Sendable
+
+    public init(_ build: @escaping @Sendable (UUID, Principal, String?) async throws -> any Encodable & Sendable) {
+        self.build = build
+    }
+}
+
+/// An encodable value of a type this module does not know, sent as JSON.
+struct EncodedValue: ResponseEncodable, Sendable {
+    let value: any Encodable & Sendable
+
+    func encode(to encoder: any Encoder) throws {
+        try value.encode(to: encoder)
+    }
+}
+
 struct CaseRoutes {
     let cases: CaseDirectory
     let teamAgents: @Sendable (UUID, Principal) async throws -> [UUID]?
+    let caseFile: CaseFileSource?
 
     func add(to routes: ModuleRoutes) {
         routes.get("/v1/cases", .casesRead) { request, context in
@@ -69,7 +95,9 @@ struct CaseRoutes {
             return Paged(items: items, limit: page.limit, id: \.id)
         }
         routes.get("/v1/cases/{caseId}", .casesRead) { _, context in
-            try await cases.get(try context.parameters.requireUUID("caseId", what: "case"), as: context.principal)
+            let id = try context.parameters.requireUUID("caseId", what: "case")
+            if let caseFile { return EncodedValue(value: try await caseFile.build(id, context.principal, context.requestID)) }
+            return EncodedValue(value: try await cases.get(id, as: context.principal))
         }
     }
 }

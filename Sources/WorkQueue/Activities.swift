@@ -211,6 +211,10 @@ public struct Activities: Sendable {
                     last_contact_at = greatest(last_contact_at, \(a.occurredAt)), updated_at = now()
                 WHERE creditor_id = \(creditor) AND case_id = \(caseID)
                 """)
+            // Without a time the agent chose, a promise or a plan decides when the case comes back.
+            if a.followUpAt == nil, a.callbackAt == nil, try await Commitments.pending(caseID, creditor: creditor, in: tx) {
+                try await Commitments.reschedule(caseID, creditor: creditor, now: now, in: tx)
+            }
             guard let lease else { return nil }
             try await WorkQueue.endLease(lease, creditor: creditor, reason: "completed", at: now, in: tx)
             return "ended"

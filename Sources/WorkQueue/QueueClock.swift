@@ -29,10 +29,11 @@ public final class QueueClock: Service, Sendable {
         continuation.yield(true)
     }
 
-    /// One tick: zones, then items. Returns how many items woke.
+    /// One tick: zones, commitments and holds, then items. Returns how many items woke.
     @discardableResult
     public func tick(recomputeAllZones: Bool = false) async throws -> Int {
         try await refreshZones(all: recomputeAllZones)
+        try await sweepCommitments()
         var woken = 0
         while true {
             let n = try await wakeBatch(limit: 5000)
@@ -40,6 +41,22 @@ public final class QueueClock: Service, Sendable {
             if n < 5000 { break }
         }
         return woken
+    }
+
+    /// Promises past their date and grace are broken, instalments past theirs missed (their plans
+    /// broken), holds that start or end move their cases: each puts its case where its agent
+    /// will see it.
+    func sweepCommitments() async throws {
+        let now = clock()
+        let today = CalendarDate(now)
+        try await pool.transaction(asSystemJob: .workQueue) { tx in
+            let broken = try await Promises.breakOverdue(today: today, now: now, in: tx)
+            let missed = try await PaymentPlans.breakMissed(today: today, now: now, in: tx)
+            let holds = try await CaseStanding.sweepHolds(today: today, in: tx)
+            if broken + missed + holds > 0 {
+                logger.info("work queue: commitments swept", metadata: ["promises_broken": "\(broken)", "plans_broken": "\(missed)", "holds_moved": "\(holds)"])
+            }
+        }
     }
 
     /// Items whose wake time passed become ready, their lease (if it expired) ended and their

@@ -19,6 +19,10 @@ public struct WorkQueueModule: HTTPModule {
     let preferences: ContactPreferenceBook
     let board: QueueBoard
     let contact: ContactCheck
+    let promises: Promises
+    let plans: PaymentPlans
+    let disputes: Disputes
+    let holds: Holds
 
     public init(
         pool: PostgresPool, logger: Logger, leaseDuration: Duration = .seconds(600), clockInterval: Duration = .seconds(5),
@@ -32,6 +36,10 @@ public struct WorkQueueModule: HTTPModule {
         self.preferences = ContactPreferenceBook(pool: pool)
         self.board = QueueBoard(pool: pool)
         self.contact = ContactCheck(pool: pool, clock: now)
+        self.promises = Promises(pool: pool, clock: now)
+        self.plans = PaymentPlans(pool: pool, clock: now)
+        self.disputes = Disputes(pool: pool, clock: now)
+        self.holds = Holds(pool: pool, clock: now)
     }
 
     public func routes() -> ModuleRoutes {
@@ -39,9 +47,10 @@ public struct WorkQueueModule: HTTPModule {
         WorkRoutes(queue: queue, board: board).add(to: routes)
         CaseWorkRoutes(activities: activities, contact: contact).add(to: routes)
         ContactRoutes(rules: rules, preferences: preferences).add(to: routes)
+        CommitmentRoutes(promises: promises, plans: plans, disputes: disputes, holds: holds).add(to: routes)
         return routes
     }
 
     public var services: [any Service] { [clock] }
-    public var migrations: [String] { ["0018_work_queue.sql"] }
+    public var migrations: [String] { ["0018_work_queue.sql", "0019_commitments_disputes_holds.sql"] }
 }

@@ -220,6 +220,37 @@ struct AccessMatrixTests {
                 expected: rule([.admin: 200, .supervisor: 200, .agent: 200, .dpo: 200], creditorScoped: false), body: nil),
             Row(method: .put, path: "/v1/debtors/\(t.debtorOwn.uuidString.lowercased())/contact-preferences",
                 expected: rule([.admin: 200, .supervisor: 200, .agent: 200, .dpo: 200], creditorScoped: false), body: { _ in ["optedOut": ["sms"]] }),
+            // Commitments on another agent's case (the calling agent cannot see it); their lists on
+            // the calling agent's case, read by staff and the creditor; a creditor's plan terms.
+            Row(method: .post, path: "/v1/cases/\(caseOther)/promises", expected: rule([.admin: 201, .supervisor: 201, .agent: 404], creditorScoped: false),
+                body: { _ in ["amountMinor": 100, "dueDate": CalendarDate(Date()).adding(days: 10).description] }),
+            Row(method: .get, path: "/v1/cases/\(caseOwn)/promises", expected: rule(caseReaders, creditorScoped: true, keyScope: .cases), body: nil),
+            // Instalments that do not add up to the balance: those admitted are told so.
+            Row(method: .post, path: "/v1/cases/\(caseOther)/payment-plans", expected: rule([.admin: 422, .supervisor: 422, .agent: 404], creditorScoped: false),
+                body: { _ in ["instalments": [["dueDate": CalendarDate(Date()).adding(days: 10).description, "amountMinor": 1]]] }),
+            Row(method: .get, path: "/v1/cases/\(caseOwn)/payment-plans", expected: rule(caseReaders, creditorScoped: true, keyScope: .cases), body: nil),
+            Row(method: .post, path: "/v1/cases/\(caseOther)/payment-plans/\(UUID().uuidString.lowercased())/approve", expected: rule(managers(404), creditorScoped: false), body: nil),
+            Row(method: .post, path: "/v1/cases/\(caseOther)/payment-plans/\(UUID().uuidString.lowercased())/reject", expected: rule(managers(404), creditorScoped: false), body: nil),
+            Row(method: .get, path: "/v1/creditors/\(a)/plan-policy", expected: rule([
+                .admin: 200, .supervisor: 200, .agent: 200, .creditorAdminOwn: 200, .creditorViewerOwn: 200], creditorScoped: true), body: nil),
+            Row(method: .put, path: "/v1/creditors/\(a)/plan-policy", expected: rule([.admin: 200], creditorScoped: true), body: { _ in
+                ["minInstalmentMinor": 5000, "maxInstalments": 10, "approvalAboveMinor": 300000, "graceDays": 5]
+            }),
+            // Holds: the agency's and the creditor's (a pause); the first raised dispute wins.
+            Row(method: .post, path: "/v1/cases/\(caseOther)/holds", expected: rule([
+                .admin: 201, .supervisor: 201, .agent: 404, .creditorAdminOwn: 201, .apiKeyOwn: 201, .creditorAdminOther: 404, .apiKeyOther: 404,
+            ], creditorScoped: false, keyScope: .placements), body: { _ in
+                ["endsOn": CalendarDate(Date()).adding(days: 5).description, "reason": "creditor_request"]
+            }),
+            Row(method: .get, path: "/v1/cases/\(caseOwn)/holds", expected: rule(caseReaders, creditorScoped: true, keyScope: .cases), body: nil),
+            Row(method: .post, path: "/v1/cases/\(caseOther)/holds/\(UUID().uuidString.lowercased())/release", expected: rule([
+                .admin: 404, .supervisor: 404, .agent: 404, .creditorAdminOwn: 404, .apiKeyOwn: 404, .creditorAdminOther: 404, .apiKeyOther: 404,
+            ], creditorScoped: false, keyScope: .placements), body: nil),
+            Row(method: .post, path: "/v1/cases/\(caseOther)/disputes", expected: rule([.admin: 201, .supervisor: 409, .agent: 404], creditorScoped: false),
+                body: { _ in ["reason": "amount_contested", "note": "Conteste le montant de la facture."] }),
+            Row(method: .get, path: "/v1/cases/\(caseOwn)/disputes", expected: rule(caseReaders, creditorScoped: true, keyScope: .cases), body: nil),
+            Row(method: .post, path: "/v1/cases/\(caseOther)/disputes/\(UUID().uuidString.lowercased())/resolve", expected: rule(managers(404), creditorScoped: false),
+                body: { _ in ["outcome": "resumed"] }),
             Row(method: .post, path: "/v1/assignments/rebalance/preview", expected: rule(managers(200), creditorScoped: false), body: { _ in ["teamId": team] }),
             Row(method: .post, path: "/v1/assignments/rebalance", expected: rule(managers(200), creditorScoped: false), body: { _ in ["teamId": team] }),
             // Terminates the target mandate: after the reads of it and the uploads.
@@ -241,7 +272,7 @@ struct AccessMatrixTests {
         let names = [
             "creditors": "creditorId", "staff": "userId", "users": "userId", "api-keys": "keyId", "mandates": "mandateId", "placements": "placementId",
             "teams": "teamId", "agents": "userId", "absences": "absenceId", "cases": "caseId", "versions": "version",
-            "leases": "leaseId", "debtors": "debtorId",
+            "leases": "leaseId", "debtors": "debtorId", "payment-plans": "planId", "holds": "holdId", "disputes": "disputeId",
         ]
         let parts = path.split(separator: "/").map(String.init)
         var out: [String] = []

@@ -42,6 +42,14 @@ struct RolePolicyTests {
             "work_items": [.insert: portfolio.union([.supervisor]), .update: portfolio.union([.supervisor])],
             "work_leases": [.insert: [.admin, .supervisor], .update: portfolio.union([.supervisor])],
             "case_activities": [.insert: [.admin, .supervisor]],
+            // Commitments (0019): recorded by those who work cases; holds also by the creditor
+            // (a pause); a creditor's plan terms by the agency's administrators.
+            "promises": [.insert: [.admin, .supervisor], .update: [.admin, .supervisor]],
+            "payment_plans": [.insert: [.admin, .supervisor], .update: [.admin, .supervisor]],
+            "plan_instalments": [.insert: [.admin, .supervisor], .update: [.admin, .supervisor]],
+            "disputes": [.insert: [.admin, .supervisor], .update: [.admin, .supervisor]],
+            "case_holds": [.insert: portfolio.union([.supervisor]), .update: portfolio.union([.supervisor])],
+            "plan_policies": [.insert: [.admin], .update: [.admin]],
             "contact_preferences": [.insert: [.admin, .supervisor, .dpo], .update: [.admin, .supervisor, .dpo]],
             "placements": all(portfolio.union([.system])),
             "placement_rejects": all(portfolio), "placement_outcomes": all(portfolio),
@@ -166,6 +174,10 @@ struct RolePolicyTests {
             "work_leases": portfolio.subtracting([.agent]),
             "case_activities": [.admin, .supervisor, .dpo],
             "contact_preferences": portfolio.subtracting([.agent]),
+            // The creditor reads what was promised, planned, disputed and held on its cases.
+            "promises": portfolio.subtracting([.agent]), "payment_plans": portfolio.subtracting([.agent]),
+            "plan_instalments": portfolio.subtracting([.agent]), "disputes": portfolio.subtracting([.agent]),
+            "case_holds": portfolio.subtracting([.agent]), "plan_policies": portfolio,
             "creditors": portfolio,
             "placements": everyone.subtracting([.agent, .dpo]),
             "placement_rejects": portfolio.subtracting([.agent, .dpo]),
@@ -273,6 +285,20 @@ struct RolePolicyTests {
                 """)
             try await fixtures.admin.execute(
                 "INSERT INTO contact_preferences (creditor_id, debtor_id, written_only) SELECT creditor_id, id, true FROM debtors WHERE creditor_id = \(creditor) LIMIT 1")
+        }
+        // Commitments: a promise, a plan and its instalment, a dispute, a hold, plan terms.
+        for creditor in [a, b] {
+            let plan = UUID()
+            for sql: SQL in [
+                "INSERT INTO promises (creditor_id, id, case_id, amount_minor, currency, due_date, grace_days, created_at) SELECT creditor_id, gen_random_uuid(), id, 100, 'EUR', current_date, 0, now() FROM cases WHERE creditor_id = \(creditor) LIMIT 1",
+                "INSERT INTO payment_plans (creditor_id, id, case_id, currency, total_minor, grace_days, status, created_at) SELECT creditor_id, \(plan), id, 'EUR', 100, 0, 'cancelled', now() FROM cases WHERE creditor_id = \(creditor) LIMIT 1",
+                "INSERT INTO plan_instalments (creditor_id, plan_id, seq, due_date, amount_minor) VALUES (\(creditor), \(plan), 1, current_date, 100)",
+                "INSERT INTO disputes (creditor_id, id, case_id, reason, status, opened_by_kind, opened_at, resolved_at) SELECT creditor_id, gen_random_uuid(), id, 'not_me', 'resumed', 'staff', now(), now() FROM cases WHERE creditor_id = \(creditor) LIMIT 1",
+                "INSERT INTO case_holds (creditor_id, id, case_id, starts_on, ends_on, reason, created_by_kind, created_at) SELECT creditor_id, gen_random_uuid(), id, current_date + 30, current_date + 40, 'other', 'staff', now() FROM cases WHERE creditor_id = \(creditor) LIMIT 1",
+                "INSERT INTO plan_policies (creditor_id, min_instalment_minor, max_instalments, approval_above_minor, grace_days) VALUES (\(creditor), 3000, 12, 500000, 5)",
+            ] {
+                try await fixtures.admin.execute(sql)
+            }
         }
         let principals: [Caller: Principal] = [
             .admin: Principal(kind: .staff, id: UUID(), role: .admin),
