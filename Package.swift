@@ -226,7 +226,7 @@ let package = Package(
         .executableTarget(
             name: "relance",
             dependencies: [
-                "App", "Assignment", "Core", "Identity", "Onboarding", "Platform", "Postgres",
+                "App", "Assignment", "Core", "Identity", "Onboarding", "Platform", "Postgres", "WorkQueue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -275,7 +275,7 @@ let package = Package(
         .testTarget(
             name: "AppTests",
             dependencies: [
-                "App", "Platform", "TestSupport", "Web",
+                "App", "Platform", "TestSupport", "Web", "WorkQueue",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -113,14 +113,17 @@ CREATE TABLE work_items (
 CREATE INDEX work_items_claim ON work_items (agent_id, level, score DESC, case_id) WHERE ready;
 -- The clock: items to wake.
 CREATE INDEX work_items_waking ON work_items (wakes_at) WHERE NOT ready AND wakes_at IS NOT NULL;
--- A lease by its ID (renew, release), and the queues per agent.
+-- A lease by its ID (renew, release), the lease an agent holds (asked again: the same one), and
+-- the queues per agent.
 CREATE UNIQUE INDEX work_items_lease ON work_items (lease_id) WHERE lease_id IS NOT NULL;
+CREATE INDEX work_items_leased_by ON work_items (leased_by) WHERE lease_id IS NOT NULL;
 CREATE INDEX work_items_by_agent ON work_items (agent_id, level) WHERE agent_id IS NOT NULL AND case_open;
 
 -- Every lease, kept: who held which case from when to when, and how it ended (`completed` by a
 -- call's outcome, `released`, `expired`, `put_aside` by the gate, `moved` with the case).
 -- Supervisors read who worked what; two leases of one case never overlap (a test checks it
--- here after 100,000 concurrent claims).
+-- here after 100,000 concurrent claims). Stamped by the database's clock (clock_timestamp()) as
+-- each statement runs: their order is the real order of takings and endings.
 CREATE TABLE work_leases (
     creditor_id uuid NOT NULL,
     lease_id uuid NOT NULL,
@@ -133,6 +136,8 @@ CREATE TABLE work_leases (
     CHECK ((ended_at IS NULL) = (end_reason IS NULL))
 );
 CREATE INDEX work_leases_by_case ON work_leases (creditor_id, case_id, leased_at);
+-- A lease asked for after it ended (renew, release): the answer says how it ended.
+CREATE INDEX work_leases_by_id ON work_leases (lease_id);
 
 -- Everything done on a case: calls and their outcomes, emails, SMS, letters, notes; inbound
 -- contacts; blocked attempts with the gate's reasons. Notes are personal data (never logged).
@@ -177,7 +182,7 @@ BEGIN
         WHERE (x.case_id IS NULL AND n.assigned_agent_id IS NOT NULL)
            OR (x.case_id IS NOT NULL AND (x.agent_id IS DISTINCT FROM n.assigned_agent_id OR x.case_open <> (n.status = 'open')))
     ), ended AS (
-        UPDATE public.work_leases l SET ended_at = now(), end_reason = 'moved'
+        UPDATE public.work_leases l SET ended_at = clock_timestamp(), end_reason = 'moved'
         FROM changed c
         WHERE c.old_lease IS NOT NULL AND l.creditor_id = c.creditor_id AND l.lease_id = c.old_lease AND l.ended_at IS NULL
           AND NOT (c.case_open AND c.assigned_agent_id IS NOT DISTINCT FROM c.old_agent)
@@ -270,9 +275,11 @@ CREATE POLICY cases_update_by_role ON cases AS RESTRICTIVE FOR UPDATE TO relance
 
 -- An agent writes only on the cases they may see.
 CREATE POLICY case_activities_insert_by_agent ON case_activities AS RESTRICTIVE FOR INSERT TO relance_app
-    WITH CHECK ((SELECT app_role()) IS DISTINCT FROM 'agent' OR (creditor_id, case_id) IN (SELECT creditor_id, id FROM cases));
+    WITH CHECK ((SELECT app_role()) IS DISTINCT FROM 'agent'
+                OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = case_activities.creditor_id AND c.id = case_activities.case_id));
 CREATE POLICY contact_preferences_insert_by_agent ON contact_preferences AS RESTRICTIVE FOR INSERT TO relance_app
-    WITH CHECK ((SELECT app_role()) IS DISTINCT FROM 'agent' OR (creditor_id, debtor_id) IN (SELECT creditor_id, debtor_id FROM cases));
+    WITH CHECK ((SELECT app_role()) IS DISTINCT FROM 'agent'
+                OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = contact_preferences.creditor_id AND c.debtor_id = contact_preferences.debtor_id));
 CREATE POLICY work_items_insert_by_role ON work_items AS RESTRICTIVE FOR INSERT TO relance_app
     WITH CHECK ((SELECT app_may_write_portfolio()) OR (SELECT app_may_assign()) OR (SELECT app_may_work_cases()) OR app_job() = 'work_queue');
 -- (An agent's writes to a case, a dispute's status, reach its item through the trigger: the
@@ -297,9 +304,32 @@ CREATE POLICY work_leases_read_by_agent ON work_leases AS RESTRICTIVE FOR SELECT
 CREATE POLICY work_items_read_by_agent ON work_items AS RESTRICTIVE FOR SELECT TO relance_app
     USING ((SELECT app_role()) IS DISTINCT FROM 'agent' OR agent_id = ANY ((SELECT app_visible_agents())::uuid[]));
 CREATE POLICY case_activities_read_by_agent ON case_activities AS RESTRICTIVE FOR SELECT TO relance_app
-    USING ((SELECT app_role()) IS DISTINCT FROM 'agent' OR (creditor_id, case_id) IN (SELECT creditor_id, id FROM cases));
+    USING ((SELECT app_role()) IS DISTINCT FROM 'agent'
+           OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = case_activities.creditor_id AND c.id = case_activities.case_id));
 CREATE POLICY contact_preferences_read_by_agent ON contact_preferences AS RESTRICTIVE FOR SELECT TO relance_app
-    USING ((SELECT app_role()) IS DISTINCT FROM 'agent' OR (creditor_id, debtor_id) IN (SELECT creditor_id, debtor_id FROM cases));
+    USING ((SELECT app_role()) IS DISTINCT FROM 'agent'
+           OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = contact_preferences.creditor_id AND c.debtor_id = contact_preferences.debtor_id));
+
+-- 0017's policies for agents on what hangs off cases named the agent's cases as a set
+-- (`(creditor_id, case_id) IN (SELECT … FROM cases)`): the set is built once per statement, by
+-- scanning every case the agent may see (the cases policy's OR keeps the planner from its
+-- index), a scan of all cases at a million. Each is now a question about its own row, answered
+-- through the case's key: what an agent's next case costs no longer grows with the portfolio.
+CREATE INDEX cases_by_debtor ON cases (creditor_id, debtor_id);
+DROP POLICY claims_read_by_agent ON claims;
+CREATE POLICY claims_read_by_agent ON claims AS RESTRICTIVE FOR SELECT TO relance_app
+    USING ((SELECT app_role()) IS DISTINCT FROM 'agent' OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = claims.creditor_id AND c.id = claims.case_id));
+DROP POLICY case_assignments_read_by_agent ON case_assignments;
+CREATE POLICY case_assignments_read_by_agent ON case_assignments AS RESTRICTIVE FOR SELECT TO relance_app
+    USING ((SELECT app_role()) IS DISTINCT FROM 'agent'
+           OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = case_assignments.creditor_id AND c.id = case_assignments.case_id));
+DROP POLICY debtors_read_by_agent ON debtors;
+CREATE POLICY debtors_read_by_agent ON debtors AS RESTRICTIVE FOR SELECT TO relance_app
+    USING ((SELECT app_role()) IS DISTINCT FROM 'agent' OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = debtors.creditor_id AND c.debtor_id = debtors.id));
+DROP POLICY debtor_keys_read_by_agent ON debtor_keys;
+CREATE POLICY debtor_keys_read_by_agent ON debtor_keys AS RESTRICTIVE FOR SELECT TO relance_app
+    USING ((SELECT app_role()) IS DISTINCT FROM 'agent'
+           OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = debtor_keys.creditor_id AND c.debtor_id = debtor_keys.debtor_id));
 CREATE POLICY case_activities_read_by_role ON case_activities AS RESTRICTIVE FOR SELECT TO relance_app
     USING (app_principal_kind() = 'system' OR app_is_staff());
 

@@ -162,14 +162,16 @@ DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['promises', 'payment_plans', 'disputes', 'case_holds'] LOOP
-        EXECUTE format('CREATE POLICY %I ON %I AS RESTRICTIVE FOR SELECT TO relance_app USING ((SELECT app_role()) IS DISTINCT FROM ''agent'' OR (creditor_id, case_id) IN (SELECT creditor_id, id FROM cases))', t || '_read_by_agent', t);
-        EXECUTE format('CREATE POLICY %I ON %I AS RESTRICTIVE FOR INSERT TO relance_app WITH CHECK ((SELECT app_role()) IS DISTINCT FROM ''agent'' OR (creditor_id, case_id) IN (SELECT creditor_id, id FROM cases))', t || '_insert_by_agent', t);
+        EXECUTE format('CREATE POLICY %I ON %I AS RESTRICTIVE FOR SELECT TO relance_app USING ((SELECT app_role()) IS DISTINCT FROM ''agent'' OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = %I.creditor_id AND c.id = %I.case_id))', t || '_read_by_agent', t, t, t);
+        EXECUTE format('CREATE POLICY %I ON %I AS RESTRICTIVE FOR INSERT TO relance_app WITH CHECK ((SELECT app_role()) IS DISTINCT FROM ''agent'' OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = %I.creditor_id AND c.id = %I.case_id))', t || '_insert_by_agent', t, t, t);
     END LOOP;
 END
 $$;
 CREATE POLICY plan_instalments_read_by_agent ON plan_instalments AS RESTRICTIVE FOR SELECT TO relance_app
-    USING ((SELECT app_role()) IS DISTINCT FROM 'agent' OR (creditor_id, plan_id) IN (SELECT creditor_id, id FROM payment_plans));
+    USING ((SELECT app_role()) IS DISTINCT FROM 'agent'
+           OR EXISTS (SELECT 1 FROM payment_plans p WHERE p.creditor_id = plan_instalments.creditor_id AND p.id = plan_instalments.plan_id));
 CREATE POLICY plan_instalments_insert_by_agent ON plan_instalments AS RESTRICTIVE FOR INSERT TO relance_app
-    WITH CHECK ((SELECT app_role()) IS DISTINCT FROM 'agent' OR (creditor_id, plan_id) IN (SELECT creditor_id, id FROM payment_plans));
+    WITH CHECK ((SELECT app_role()) IS DISTINCT FROM 'agent'
+                OR EXISTS (SELECT 1 FROM payment_plans p WHERE p.creditor_id = plan_instalments.creditor_id AND p.id = plan_instalments.plan_id));
 
 GRANT SELECT, INSERT, UPDATE ON promises, plan_policies, payment_plans, plan_instalments, disputes, case_holds TO relance_app;

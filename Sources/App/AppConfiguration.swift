@@ -24,6 +24,8 @@ public struct AppConfiguration: Sendable {
     /// The time over which the upload rate is judged, and the longest wait for one chunk.
     public var uploadRateWindow: Duration
     public var idleTimeout: Duration
+    /// How long an agent holds the case `POST /v1/work/next` hands out, renewable.
+    public var leaseDuration: Duration
     public var shutdownDrain: Duration
     public var logLevel: String
     public var metricsToken: String?
@@ -56,6 +58,7 @@ public struct AppConfiguration: Sendable {
         .init(name: "RELANCE_UPLOAD_MIN_BYTES_PER_SECOND", required: false, help: "slowest accepted upload, 1-1073741824 (default 16384)"),
         .init(name: "RELANCE_UPLOAD_RATE_WINDOW_S", required: false, help: "seconds over which the upload rate is judged, 1-3600 (default 15)"),
         .init(name: "RELANCE_IDLE_TIMEOUT_S", required: false, help: "close idle client connections after, 1-3600 (default 30)"),
+        .init(name: "RELANCE_LEASE_SECONDS", required: false, help: "an agent's lease on the next case, 30-7200 (default 600)"),
         .init(name: "RELANCE_SHUTDOWN_DRAIN_S", required: false, help: "seconds readiness fails before the listener closes, 0-120 (default 0)"),
         .init(name: "RELANCE_LOG_LEVEL", required: false, help: "trace|debug|info|notice|warning|error|critical (default info)"),
         .init(name: "RELANCE_METRICS_TOKEN", required: false, help: "if set, GET /metrics requires this bearer token"),
@@ -130,6 +133,7 @@ public struct AppConfiguration: Sendable {
             uploadMinBytesPerSecond: integer("RELANCE_UPLOAD_MIN_BYTES_PER_SECOND", default: 16 * 1024, range: 1...(1 << 30)),
             uploadRateWindow: .seconds(integer("RELANCE_UPLOAD_RATE_WINDOW_S", default: 15, range: 1...3600)),
             idleTimeout: .seconds(integer("RELANCE_IDLE_TIMEOUT_S", default: 30, range: 1...3600)),
+            leaseDuration: .seconds(integer("RELANCE_LEASE_SECONDS", default: 600, range: 30...7200)),
             shutdownDrain: .seconds(integer("RELANCE_SHUTDOWN_DRAIN_S", default: 0, range: 0...120)),
             logLevel: logLevel,
             metricsToken: value("RELANCE_METRICS_TOKEN"),

@@ -47,7 +47,7 @@ public func buildModules(configuration: AppConfiguration, pool: PostgresPool, lo
         PortfolioModule(
             pool: pool, teamAgents: { try await agents.members(ofTeam: $0, as: $1) },
             caseFile: CaseFileSource { id, principal, requestID in try await CaseFile.build(id, pool: pool, at: Date(), as: principal, requestID: requestID) }),
-        WorkQueueModule(pool: pool, logger: Logger(label: "relance.work-queue")),
+        WorkQueueModule(pool: pool, logger: Logger(label: "relance.work-queue"), leaseDuration: configuration.leaseDuration),
     ])
 }
 

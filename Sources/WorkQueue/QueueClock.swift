@@ -70,7 +70,7 @@ public final class QueueClock: Service, Sendable {
                     SELECT creditor_id, case_id, lease_id, lease_until FROM work_items
                     WHERE NOT ready AND wakes_at <= \(now)::timestamptz ORDER BY wakes_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
                 ), expired AS (
-                    UPDATE work_leases l SET ended_at = due.lease_until, end_reason = 'expired'
+                    UPDATE work_leases l SET ended_at = clock_timestamp(), end_reason = 'expired'
                     FROM due WHERE due.lease_id IS NOT NULL AND l.creditor_id = due.creditor_id AND l.lease_id = due.lease_id AND l.ended_at IS NULL
                 )
                 UPDATE work_items w SET ready = true, lease_id = NULL, leased_by = NULL, leased_at = NULL, lease_until = NULL,

@@ -87,7 +87,7 @@ public struct WorkQueue: Sendable {
             RETURNING w.creditor_id, w.case_id, w.lease_id, w.leased_at, w.lease_until, w.level, w.due_at, w.score
         ), logged AS (
             INSERT INTO work_leases (creditor_id, lease_id, case_id, agent_id, leased_at)
-            SELECT creditor_id, lease_id, case_id, \(agent), leased_at FROM claimed
+            SELECT creditor_id, lease_id, case_id, \(agent), clock_timestamp() FROM claimed
         )
         SELECT * FROM claimed UNION ALL SELECT * FROM held
         """
@@ -97,13 +97,17 @@ public struct WorkQueue: Sendable {
     public func next(for agent: Principal) async throws -> Next {
         guard let me = agent.id, agent.role == .agent else { throw Problem.forbidden }
         return try await pool.transaction(as: agent) { tx in
-            let team = try await Self.teamSharing(me, in: tx)
+            // The team's agents are looked up only when the agent's own queue is empty.
+            var team: [UUID]?
             var putAside = 0
             while putAside < 20 {
                 let now = clock()
                 var row = try await tx.one(Self.claimSQL(agent: me, from: "w.agent_id = \(me)", seconds: leaseSeconds, at: now))
-                if row == nil, !team.isEmpty {
-                    row = try await tx.one(Self.claimSQL(agent: me, from: "w.agent_id = ANY(\(team))", seconds: leaseSeconds, at: now))
+                if row == nil {
+                    if team == nil { team = try await Self.teamSharing(me, in: tx) }
+                    if let team, !team.isEmpty {
+                        row = try await tx.one(Self.claimSQL(agent: me, from: "w.agent_id = ANY(\(team))", seconds: leaseSeconds, at: now))
+                    }
                 }
                 guard let row else { break }
                 let lease = Lease(
@@ -127,7 +131,8 @@ public struct WorkQueue: Sendable {
                 try await Self.endLease(lease.id, creditor: lease.creditorId, reason: "put_aside", at: now, in: tx)
                 putAside += 1
             }
-            let (at, message) = try await Self.nextAvailable(me, team: team, at: clock(), in: tx)
+            if team == nil { team = try await Self.teamSharing(me, in: tx) }
+            let (at, message) = try await Self.nextAvailable(me, team: team ?? [], at: clock(), in: tx)
             return Next(nextAvailableAt: at, message: message)
         }
     }
@@ -151,10 +156,12 @@ public struct WorkQueue: Sendable {
             """)
     }
 
-    /// Ends a lease in the history (`completed`, `released`, `put_aside`).
+    /// Ends a lease in the history (`completed`, `released`, `put_aside`). The history is
+    /// stamped by the database's own clock as each statement runs, so the order of its
+    /// timestamps is the order in which leases were really taken and ended.
     public static func endLease(_ lease: UUID, creditor: UUID, reason: String, at: Date, in tx: PostgresTransaction) async throws {
         try await tx.execute(
-            "UPDATE work_leases SET ended_at = \(at), end_reason = \(reason) WHERE creditor_id = \(creditor) AND lease_id = \(lease) AND ended_at IS NULL")
+            "UPDATE work_leases SET ended_at = clock_timestamp(), end_reason = \(reason) WHERE creditor_id = \(creditor) AND lease_id = \(lease) AND ended_at IS NULL")
     }
 
     /// When the agent's next case may become workable: the earliest of their active items'
@@ -192,7 +199,7 @@ public struct WorkQueue: Sendable {
                     WHERE lease_id = \(lease) AND leased_by = \(me) AND lease_until > \(now)::timestamptz
                     RETURNING creditor_id, case_id, lease_id, leased_at, lease_until
                     """)
-            else { throw try await Self.missingLease(lease, in: tx) }
+            else { throw try await Self.missingLease(lease, agent: me, in: tx) }
             return try Self.decodeLease(row, agent: me)
         }
     }
@@ -226,15 +233,19 @@ public struct WorkQueue: Sendable {
                     WHERE lease_id = \(lease) AND leased_by = \(me) AND lease_until > \(now)::timestamptz
                     RETURNING creditor_id
                     """)
-            else { throw try await Self.missingLease(lease, in: tx) }
+            else { throw try await Self.missingLease(lease, agent: me, in: tx) }
             try await Self.endLease(lease, creditor: try row.decode(UUID.self, "creditor_id"), reason: "released", at: now, in: tx)
         }
     }
 
-    /// 409 for a lease of the caller's that expired, 404 otherwise.
-    static func missingLease(_ lease: UUID, in tx: PostgresTransaction) async throws -> Problem {
-        if try await tx.one("SELECT 1 AS x FROM work_items WHERE lease_id = \(lease)") != nil {
-            return Problem(status: 409, code: "lease-expired", title: "Lease expired", detail: "The lease expired: ask for your next case again.")
+    /// 409 for a lease of the caller's that ended (expired, completed, released, put aside, or
+    /// moved with its case), saying how; 404 for a lease that is not the caller's or does not exist.
+    static func missingLease(_ lease: UUID, agent: UUID, in tx: PostgresTransaction) async throws -> Problem {
+        if let row = try await tx.one("SELECT end_reason FROM work_leases WHERE lease_id = \(lease) AND agent_id = \(agent)") {
+            let how = try row.decode(String?.self, "end_reason") ?? "expired"
+            return Problem(
+                status: 409, code: "lease-ended", title: "Lease ended",
+                detail: "The lease ended (\(how)): ask for your next case again.", errors: [.init(field: "leaseId", reason: "ended: \(how)")])
         }
         return Problem.notFound("lease")
     }

@@ -6,6 +6,7 @@ import Foundation
 import Identity
 import Onboarding
 import Postgres
+import WorkQueue
 
 /// `relance demo seed`: a demo agency for a newcomer's `make run`.
 struct Demo: AsyncParsableCommand {
@@ -71,6 +72,7 @@ struct Demo: AsyncParsableCommand {
                 Self.demoMapping, creditor: creditor.id, by: installer, requestID: "demo-seed")
             // Its first file, in the ERP's columns, placed and assigned: the demo agent has a queue.
             let assigned = try await Self.seedWork(pool: pool, creditor: creditor.id, supervisor: staff[.supervisor]!, agent: staff[.agent]!, by: installer)
+            let commitments = try await Self.seedCommitments(pool: pool, creditor: creditor.id, supervisor: staff[.supervisor]!)
             let creditorSecret = password()
             let creditorAdmin = try await users.create(
                 .init(email: "creditor@demo.relance.test", displayName: "Demo creditor admin", role: .creditorAdmin, creditorID: creditor.id, password: creditorSecret),
@@ -82,6 +84,8 @@ struct Demo: AsyncParsableCommand {
                 "  The creditor has a mandate in force and a saved column mapping for its ERP's export",
                 "  (\(Self.demoMapping.keys.sorted().joined(separator: ";"))): see the README.",
                 "  Its first file is placed: \(assigned) cases, assigned to agent@demo.relance.test (team « Équipe A »).",
+                "  Worked already: \(commitments). The rest wait in the agent's queue",
+                "  (POST /v1/work/next; calls only in the debtor's hours: France Mon-Sat 08:00-20:00).",
                 "",
                 "  Log in (admin and dpo need a TOTP code: relance totp --secret <totp_secret>):",
                 "    curl --cacert .relance/tls/dev-cert.pem https://localhost:8443/v1/auth/token -H 'content-type: application/json' \\",
@@ -122,6 +126,47 @@ extension Demo.Seed {
             requestID: "demo-seed")
         while try await placements.processNext() != nil {}
         return try await Assigner(pool: pool).run().assigned
+    }
+}
+
+extension Demo.Seed {
+    /// What the supervisor already did on the demo cases, so a newcomer's case files are alive:
+    /// a payment plan, a promise, a dispute, a hold, and a debtor who asked to be written to.
+    /// - Returns: a line saying so.
+    static func seedCommitments(pool: PostgresPool, creditor: UUID, supervisor: UUID) async throws -> String {
+        let by = Principal(kind: .staff, id: supervisor, role: .supervisor)
+        let cases = try await pool.transaction(as: by, .init(readOnly: true)) { tx in
+            try await tx.query("SELECT creditor_reference, case_id FROM claims WHERE creditor_id = \(creditor)").reduce(into: [String: UUID]()) {
+                $0[try $1.decode(String.self, "creditor_reference")] = try $1.decode(UUID.self, "case_id")
+            }
+        }
+        let today = CalendarDate(Date())
+        if let id = cases["AFF-1001"] {
+            _ = try await PaymentPlans(pool: pool).create(
+                case: id, .init(instalments: [
+                    .init(dueDate: today.adding(days: 7), amountMinor: 41_152), .init(dueDate: today.adding(days: 37), amountMinor: 41_152),
+                    .init(dueDate: today.adding(days: 67), amountMinor: 41_152),
+                ]), by: by, requestID: "demo-seed")
+        }
+        if let id = cases["AFF-1002"] {
+            _ = try await Promises(pool: pool).create(case: id, .init(amountMinor: 98_000, dueDate: today.adding(days: 3), graceDays: 2), by: by, requestID: "demo-seed")
+        }
+        if let id = cases["AFF-1004"] {
+            _ = try await Disputes(pool: pool).open(
+                case: id, .init(reason: "amount_contested", note: "Le client conteste la facture de séminaire."), by: by, requestID: "demo-seed")
+        }
+        if let id = cases["AFF-1006"] {
+            _ = try await Holds(pool: pool).create(
+                case: id, .init(endsOn: today.adding(days: 10), reason: "creditor_request", note: "Le créancier négocie directement."), by: by, requestID: "demo-seed")
+        }
+        if let id = cases["AFF-1003"] {
+            let debtor = try await pool.transaction(as: by, .init(readOnly: true)) { tx in
+                try await tx.one("SELECT debtor_id FROM cases WHERE id = \(id)")!.decode(UUID.self, "debtor_id")
+            }
+            _ = try await ContactPreferenceBook(pool: pool).put(
+                debtor: debtor, .init(optedOut: [.sms], preferredDays: [1, 2, 3, 4, 5], preferredFrom: "09:00", preferredTo: "12:00"), by: by, requestID: "demo-seed")
+        }
+        return "AFF-1001 has a payment plan, AFF-1002 a promise, AFF-1004 a dispute, AFF-1006 a hold; Jeanne Dupont (AFF-1003) takes calls on weekday mornings only"
     }
 }
 

@@ -74,7 +74,7 @@ struct WorkQueueTests {
             // It expires: renewing says so; the clock puts the case back; it is leased anew.
             w.clock.advance(61)
             let expired = await #expect(throws: Problem.self) { try await w.queue.renew(lease.id, by: agent) }
-            #expect(expired?.status == 409 && expired?.code == "lease-expired")
+            #expect(expired?.status == 409 && expired?.code == "lease-ended" && expired?.detail?.contains("expired") == true)
             #expect(try await w.queueClock.tick() == 1)
             #expect(try await w.count("SELECT count(*)::int8 FROM work_leases WHERE lease_id = \(lease.id) AND end_reason = 'expired'") == 1)
             let again = try await w.next(agent)
@@ -148,6 +148,37 @@ struct WorkQueueTests {
             _ = try await w.preferences.put(debtor: debtor, .init(), by: w.supervisor, requestID: nil)
             _ = try await w.queueClock.tick()
             #expect(try await w.next(agent).case?.id == id)
+        }
+    }
+
+    /// Nothing bypasses the gate: every way of contacting a debtor, by every role that records
+    /// contacts, on a case that may not be contacted, is refused and recorded as blocked; and the
+    /// agent is never handed it.
+    @Test func everyPathThatContactsADebtorAsksTheGate() async throws {
+        try await WorkWorld.with { w in
+            let agent = try await w.agent()
+            let id = try await w.place(Self.rows(["100,00"]), to: agent)["C-0"]!
+            // The agent holds the case when the debtor says: never again.
+            #expect(try await w.next(agent).case?.id == id)
+            let debtor = try await w.fixtures.admin.one("SELECT debtor_id FROM cases WHERE id = \(id)")!.decode(UUID.self, "debtor_id")
+            _ = try await w.preferences.put(debtor: debtor, .init(doNotContact: true), by: agent, requestID: nil)
+            var attempts = 0
+            for actor in [agent, w.supervisor, w.admin] {
+                for kind in ["call", "sms", "email", "letter", "registered_letter"] {
+                    let input = Activities.Input(kind: kind, outcome: kind == "call" ? "no_answer" : nil)
+                    let refused = await #expect(throws: Problem.self) { try await w.activities.record(case: id, input, by: actor, requestID: nil) }
+                    #expect(refused?.code == "contact-not-allowed", "\(kind) by \(actor.role!)")
+                    attempts += 1
+                }
+            }
+            #expect(try await w.count("SELECT count(*)::int8 FROM case_activities WHERE case_id = \(id) AND blocked AND 'do_not_contact' = ANY(block_reasons)") == attempts)
+            #expect(try await w.count("SELECT count(*)::int8 FROM audit_log WHERE action = 'activity.blocked' AND outcome = 'denied'") == attempts)
+            // Asked for the next case, the agent is not given this one again (even though they held
+            // it: the gate looks again), the lease ends, and the case is parked.
+            #expect(try await w.next(agent).case == nil)
+            #expect(try await w.count("SELECT count(*)::int8 FROM work_leases WHERE end_reason = 'put_aside'") == 1)
+            _ = try await w.queueClock.tick()
+            #expect(try await w.next(agent).case == nil)
         }
     }
 

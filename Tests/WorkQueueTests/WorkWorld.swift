@@ -10,15 +10,22 @@ import TestSupport
 
 /// A clock tests move by hand.
 final class TestClock: Sendable {
-    private let value: Mutex<Date>
+    private let value: Mutex<Date?>
 
     init(_ start: Date) { value = Mutex(start) }
 
-    var now: Date { value.withLock { $0 } }
+    /// A clock that follows real time (leases then start and end at distinct instants).
+    static func live() -> TestClock {
+        let clock = TestClock(Date())
+        clock.value.withLock { $0 = nil }
+        return clock
+    }
+
+    var now: Date { value.withLock { $0 } ?? Date() }
 
     func set(_ date: Date) { value.withLock { $0 = date } }
 
-    func advance(_ seconds: TimeInterval) { value.withLock { $0 = $0.addingTimeInterval(seconds) } }
+    func advance(_ seconds: TimeInterval) { value.withLock { $0 = ($0 ?? Date()).addingTimeInterval(seconds) } }
 }
 
 /// An agency at work: a creditor, a team, agents with profiles, cases placed and assigned, and
@@ -65,14 +72,15 @@ struct WorkWorld: Sendable {
     }
 
     static func with<T>(
-        leaseSeconds: Int = 600, teamSharesCases: Bool = false, maxConnections: Int = 6, _ body: @Sendable (WorkWorld) async throws -> T
+        leaseSeconds: Int = 600, teamSharesCases: Bool = false, maxConnections: Int = 6, liveClock: Bool = false,
+        _ body: @Sendable (WorkWorld) async throws -> T
     ) async throws -> T {
         try await TestDatabase.withPool(maxConnections: maxConnections) { pool, database in
             let fixtures = try Fixtures(database)
             let adminUser = try await fixtures.user(.admin)
             let supervisorUser = try await fixtures.user(.supervisor)
             let supervisor = Principal(kind: .staff, id: supervisorUser.id, role: .supervisor)
-            let clock = TestClock(workingMorning(after: Date()))
+            let clock = liveClock ? TestClock.live() : TestClock(workingMorning(after: Date()))
             let now: @Sendable () -> Date = { clock.now }
             let queue = WorkQueue(pool: pool, leaseDuration: .seconds(leaseSeconds), clock: now)
             let creditor = try await fixtures.creditor("Fournitures Durand SAS")
@@ -138,6 +146,18 @@ struct WorkWorld: Sendable {
     func casesByReference() async throws -> [String: UUID] {
         let rows = try await fixtures.admin.query("SELECT creditor_reference, case_id FROM claims WHERE creditor_id = \(creditor)")
         return Dictionary(uniqueKeysWithValues: try rows.map { (try $0.decode(String.self, "creditor_reference"), try $0.decode(UUID.self, "case_id")) })
+    }
+
+    /// Rules under which every hour of every day is callable (for tests on real time).
+    func openAllHours() async throws {
+        let always = Dictionary(uniqueKeysWithValues: (1...7).map { (String($0), [ContactRules.Window(from: "00:00", to: "24:00")]) })
+        for jurisdiction in ["FR", "*"] {
+            _ = try await rules.put(
+                jurisdiction, .init(jurisdiction: jurisdiction, name: "Always", hours: always, hoursChannels: [.call, .sms, .email], callAttemptsMax: 100,
+                                    callAttemptsWindowDays: 1, quietDaysAfterConversation: 0),
+                by: admin, requestID: nil)
+        }
+        try await queueClock.tick(recomputeAllZones: true)
     }
 
     func count(_ sql: SQL) async throws -> Int {
