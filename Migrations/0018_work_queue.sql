@@ -116,7 +116,7 @@ CREATE INDEX work_items_waking ON work_items (wakes_at) WHERE NOT ready AND wake
 -- A lease by its ID (renew, release), the lease an agent holds (asked again: the same one), and
 -- the queues per agent.
 CREATE UNIQUE INDEX work_items_lease ON work_items (lease_id) WHERE lease_id IS NOT NULL;
-CREATE INDEX work_items_leased_by ON work_items (leased_by) WHERE lease_id IS NOT NULL;
+CREATE INDEX work_items_leased_by ON work_items (leased_by) WHERE leased_by IS NOT NULL;
 CREATE INDEX work_items_by_agent ON work_items (agent_id, level) WHERE agent_id IS NOT NULL AND case_open;
 
 -- Every lease, kept: who held which case from when to when, and how it ended (`completed` by a
@@ -219,16 +219,23 @@ CREATE TRIGGER work_items_follow_cases AFTER UPDATE ON cases REFERENCING NEW TAB
 -- days), the limitation date near (0-30: two years from the oldest due date against a person,
 -- five against a company), the time since the last contact (0-10, one point per three days;
 -- never contacted: 10). One definition, read by the clock that stores the total and by the
--- claim that explains it.
+-- claim that explains it; each part an expression of the arguments (no sub-select), so the
+-- function is inlined into the statements that use it rather than planned at every call.
 CREATE FUNCTION work_score_parts(p_balance_minor bigint, p_oldest_due date, p_debtor_kind text, p_last_contact timestamptz, p_at timestamptz)
 RETURNS integer[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY[
         least(40, greatest(0, floor(10 * log(greatest(p_balance_minor, 100) / 100.0))))::integer,
         CASE WHEN p_oldest_due IS NULL THEN 0 ELSE least(20, greatest(0, ((p_at AT TIME ZONE 'UTC')::date - p_oldest_due) / 18)) END,
-        CASE WHEN p_oldest_due IS NULL THEN 0 ELSE (
-            SELECT CASE WHEN left_days <= 0 THEN 0 WHEN left_days <= 90 THEN 30 WHEN left_days <= 180 THEN 20 WHEN left_days <= 365 THEN 10 ELSE 0 END
-            FROM (SELECT ((p_oldest_due + CASE WHEN p_debtor_kind = 'company' THEN interval '5 years' ELSE interval '2 years' END)::date
-                          - (p_at AT TIME ZONE 'UTC')::date) AS left_days) l) END,
+        CASE WHEN p_oldest_due IS NULL THEN 0
+             WHEN ((p_oldest_due + CASE WHEN p_debtor_kind = 'company' THEN interval '5 years' ELSE interval '2 years' END)::date
+                   - (p_at AT TIME ZONE 'UTC')::date) <= 0 THEN 0
+             WHEN ((p_oldest_due + CASE WHEN p_debtor_kind = 'company' THEN interval '5 years' ELSE interval '2 years' END)::date
+                   - (p_at AT TIME ZONE 'UTC')::date) <= 90 THEN 30
+             WHEN ((p_oldest_due + CASE WHEN p_debtor_kind = 'company' THEN interval '5 years' ELSE interval '2 years' END)::date
+                   - (p_at AT TIME ZONE 'UTC')::date) <= 180 THEN 20
+             WHEN ((p_oldest_due + CASE WHEN p_debtor_kind = 'company' THEN interval '5 years' ELSE interval '2 years' END)::date
+                   - (p_at AT TIME ZONE 'UTC')::date) <= 365 THEN 10
+             ELSE 0 END,
         CASE WHEN p_last_contact IS NULL THEN 10 ELSE least(10, greatest(0, floor(extract(epoch FROM p_at - p_last_contact) / 259200)))::integer END
     ]
 $$;
@@ -316,6 +323,35 @@ CREATE POLICY contact_preferences_read_by_agent ON contact_preferences AS RESTRI
 -- index), a scan of all cases at a million. Each is now a question about its own row, answered
 -- through the case's key: what an agent's next case costs no longer grows with the portfolio.
 CREATE INDEX cases_by_debtor ON cases (creditor_id, debtor_id);
+
+-- 0017's app_visible_agents() planned its query at every call (a security-definer SQL function
+-- is never inlined, and the plan of its body met the policies of two tables), and row-level
+-- security calls it in every statement an agent runs, often several times: 0.8 ms a call,
+-- measured, most of an agent's next case. It now remembers its answer for the transaction
+-- (app.visible_agents, keyed by the user), so it is worked out once.
+CREATE OR REPLACE FUNCTION app_visible_agents() RETURNS uuid[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    me uuid := app_user_id();
+    cached text := current_setting('app.visible_agents', true);
+    agents uuid[];
+BEGIN
+    IF me IS NULL THEN
+        RETURN ARRAY[NULL]::uuid[];
+    END IF;
+    IF cached IS NOT NULL AND cached <> '' AND split_part(cached, '|', 1) = me::text THEN
+        RETURN split_part(cached, '|', 2)::uuid[];
+    END IF;
+    SELECT coalesce(
+        (SELECT array_agg(other.user_id)
+         FROM agent_profiles mine JOIN teams t ON t.id = mine.team_id AND t.shares_cases
+         JOIN agent_profiles other ON other.team_id = t.id
+         WHERE mine.user_id = me),
+        ARRAY[me]) INTO agents;
+    PERFORM set_config('app.visible_agents', me::text || '|' || agents::text, true);
+    RETURN agents;
+END
+$$;
 DROP POLICY claims_read_by_agent ON claims;
 CREATE POLICY claims_read_by_agent ON claims AS RESTRICTIVE FOR SELECT TO relance_app
     USING ((SELECT app_role()) IS DISTINCT FROM 'agent' OR EXISTS (SELECT 1 FROM cases c WHERE c.creditor_id = claims.creditor_id AND c.id = claims.case_id));

@@ -24,7 +24,7 @@ public struct IdentityModule: HTTPModule {
     public var migrations: [String] {
         [
             "0002_create_identity_tenancy_audit.sql", "0012_row_security_for_sessions_throttle_idempotency.sql",
-            "0013_restrict_writes_by_role_and_scope.sql", "0015_restrict_reads_by_role.sql",
+            "0013_restrict_writes_by_role_and_scope.sql", "0015_restrict_reads_by_role.sql", "0020_auth_session_planned_once.sql",
         ]
     }
 

@@ -25,6 +25,15 @@ public final class PostgresConnection: @unchecked Sendable {
     let busy = Atomic<Bool>(false)
     private var finished = false
     let id: Int
+    /// Statements prepared on this session, by text and parameter types, and the next name: the
+    /// server parses and plans a statement once per session (keeping a generic plan when it is
+    /// as good) instead of at every call; row-level security's policies, whose functions are
+    /// inlined at every planning, made that most of a short statement's cost (ADR 0014). Only
+    /// the caller holding the connection touches them (`busy`).
+    private var prepared: [String: String] = [:]
+    private var preparedSerial = 0
+    /// Past this many, the session's statements are deallocated and prepared afresh.
+    static let maxPrepared = 512
 
     private static let nextID = Atomic<Int>(1)
 
@@ -194,10 +203,37 @@ public final class PostgresConnection: @unchecked Sendable {
         let (text, binds) = sql.render()
         try Self.checkTextParameters(binds)
         let count = binds.count
+        let name = try preparedName(text, binds)
         let result: OpaquePointer? = withParameters(binds) { types, values, lengths, formats in
-            PQexecParams(handle, text, Int32(count), types, values, lengths, formats, 0)
+            PQexecPrepared(handle, name, Int32(count), values, lengths, formats, 0)
         }
-        return try consume(result)
+        do {
+            return try consume(result)
+        } catch let error as PostgresError where error.sqlState == "0A000" || error.sqlState == "26000" {
+            // A plan the schema made stale ("cached plan must not change result type"), or a
+            // statement the session no longer has: prepared afresh next time.
+            prepared.removeAll()
+            throw error
+        }
+    }
+
+    /// The name of `text` prepared on this session with these parameter types, preparing it
+    /// the first time.
+    private func preparedName(_ text: String, _ binds: [PostgresBind]) throws -> String {
+        let key = binds.isEmpty ? text : text + "\u{1}" + binds.map { String($0.type) }.joined(separator: ",")
+        if let name = prepared[key] { return name }
+        if prepared.count >= Self.maxPrepared, PQtransactionStatus(handle) != PQTRANS_INERROR {
+            _ = try consume(PQexec(handle, "DEALLOCATE ALL"))
+            prepared.removeAll()
+        }
+        preparedSerial += 1
+        let name = "r\(preparedSerial)"
+        let result: OpaquePointer? = withParameters(binds) { types, _, _, _ in
+            PQprepare(handle, name, text, Int32(binds.count), types)
+        }
+        _ = try consume(result)
+        prepared[key] = name
+        return name
     }
 
     /// Text parameters travel as C strings: a NUL would cut the value there, so the server would

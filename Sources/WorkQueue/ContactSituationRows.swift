@@ -30,8 +30,10 @@ public enum ContactSituationRows {
         var at: Double
     }
 
-    /// Nil when the caller cannot see the case.
-    public static func load(case id: UUID, at now: Date, in tx: PostgresTransaction) async throws -> Found? {
+    /// Nil when the caller cannot see the case. With its creditor (the claim knows it), the case
+    /// is found by its primary key.
+    public static func load(case id: UUID, creditor: UUID? = nil, at now: Date, in tx: PostgresTransaction) async throws -> Found? {
+        let which: SQL = creditor.map { "c.creditor_id = \($0) AND c.id = \(id)" } ?? "c.id = \(id)"
         guard
             let row = try await tx.one(
                 """
@@ -51,7 +53,7 @@ public enum ContactSituationRows {
                 LEFT JOIN work_items w ON w.creditor_id = c.creditor_id AND w.case_id = c.id
                 LEFT JOIN contact_preferences p ON p.creditor_id = c.creditor_id AND p.debtor_id = c.debtor_id
                 CROSS JOIN LATERAL (SELECT * FROM contact_rules WHERE jurisdiction IN (d.country, '*') ORDER BY jurisdiction = '*' LIMIT 1) r
-                WHERE c.id = \(id)
+                WHERE \(which)
                 """)
         else { return nil }
         let zoneName = try row.decode(String.self, "time_zone")

@@ -115,7 +115,7 @@ public struct WorkQueue: Sendable {
                     creditorId: try row.decode(UUID.self, "creditor_id"), agentId: me, leasedAt: try row.decode(Date.self, "leased_at"),
                     expiresAt: try row.decode(Date.self, "lease_until"))
                 let level = QueueLevel(rawValue: try row.decode(Int.self, "level")) ?? .followUp
-                guard let found = try await ContactSituationRows.load(case: lease.caseId, at: now, in: tx) else { break }
+                guard let found = try await ContactSituationRows.load(case: lease.caseId, creditor: lease.creditorId, at: now, in: tx) else { break }
                 let decision = ContactSituationRows.decision(level.channel, found, at: now)
                 if decision.allowed {
                     return Next(
