@@ -100,12 +100,13 @@ pgbench -n -r -M prepared -c 32 -j 2 -T "$seconds" -f Benchmarks/work-next.pgben
 
 http_rate=$(awk '/^claims\/s:/ {print $2}' "$dir/http.txt")
 pg_rate=$(awk '/^tps = / {printf "%.0f", $3}' "$dir/pgbench.txt")
+if [ -z "$pg_rate" ] || [ "$pg_rate" = 0 ]; then echo "pgbench did not run:" >&2; grep -i "error" "$dir/pgbench.txt" | head -5 >&2; exit 1; fi
 echo "== claims per second: HTTPS $http_rate, pgbench $pg_rate, ratio $(awk "BEGIN {printf \"%.2f\", $http_rate / $pg_rate}")x"
 grep "^work/next latency" "$dir/http.txt"
 
 echo "== the claim's plan (an agent with $((cases / 200)) cases, after the runs)"
 agent=$(psql "$admin_db" -qtAc "SELECT id FROM bench_agents WHERE n = 100")
-claim=$(sed -n '/^WITH held AS/,/^SELECT \* FROM claimed UNION ALL SELECT \* FROM held/p' Benchmarks/work-next.pgbench \
+claim=$(sed -n '/^WITH held AS/,/^CROSS JOIN LATERAL/p' Benchmarks/work-next.pgbench \
   | sed "s/:agent/'$agent'/g; s/:at::timestamptz/now()/g; s/:seconds/600/g")
 psql "$app_db" -q <<SQL | sed -n '/QUERY PLAN/,$p' | grep -v "^-" | head -${BENCH_PLAN_LINES:-60}
 BEGIN;

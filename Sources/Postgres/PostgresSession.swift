@@ -137,9 +137,17 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
     ) async throws -> T {
         var begin = "BEGIN ISOLATION LEVEL \(options.isolation.rawValue)"
         if options.readOnly { begin += " READ ONLY" }
-        try await executeScript(begin)
+        // The transaction's settings travel with its BEGIN: one round trip, not two (the values
+        // are the service's own: timeouts, IDs, role names; quoted as literals, NUL refused).
+        let timeout = options.statementTimeout ?? defaultTimeout
+        let settings = [("statement_timeout", String(timeout.milliseconds))] + options.settings.map { ($0.name, $0.value) }
+        guard settings.allSatisfy({ !$0.0.contains("\u{0}") && !$0.1.contains("\u{0}") }) else {
+            throw PostgresError(kind: .invalidParameter, reason: "a transaction setting contains a NUL character")
+        }
+        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         do {
-            let result = try await runBody(options, defaultTimeout: defaultTimeout, body)
+            try await executeScript(begin + "; SELECT " + settings.map { "set_config(\(literal($0.0)), \(literal($0.1)), true)" }.joined(separator: ", "))
+            let result = try await runBody(options, defaultTimeout: defaultTimeout, settingsDone: true, body)
             do {
                 try await executeScript("COMMIT")
             } catch let error as PostgresError where error.isConnectionLoss {
@@ -162,14 +170,16 @@ extension PostgresSession {
     /// and refuses to go on when a statement failed inside it and the caller went on (COMMIT or
     /// RELEASE would then silently roll back, or fail).
     fileprivate func runBody<T>(
-        _ options: TransactionOptions, defaultTimeout: Duration, _ body: (PostgresTransaction) async throws -> T
+        _ options: TransactionOptions, defaultTimeout: Duration, settingsDone: Bool = false, _ body: (PostgresTransaction) async throws -> T
     ) async throws -> T {
-        let timeout = options.statementTimeout ?? defaultTimeout
-        var setup: [SQL] = ["set_config('statement_timeout', \(String(timeout.milliseconds)), true)"]
-        for setting in options.settings {
-            setup.append("set_config(\(setting.name), \(setting.value), true)")
+        if !settingsDone {
+            let timeout = options.statementTimeout ?? defaultTimeout
+            var setup: [SQL] = ["set_config('statement_timeout', \(String(timeout.milliseconds)), true)"]
+            for setting in options.settings {
+                setup.append("set_config(\(setting.name), \(setting.value), true)")
+            }
+            try await query("SELECT \(SQL.joined(setup, separator: ", "))")
         }
-        try await query("SELECT \(SQL.joined(setup, separator: ", "))")
         let result = try await body(PostgresTransaction(session: self))
         if connection.transactionFailed {
             throw PostgresError(kind: .protocolViolation, reason: "the transaction failed earlier; refusing to commit")

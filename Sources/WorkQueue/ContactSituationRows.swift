@@ -30,32 +30,49 @@ public enum ContactSituationRows {
         var at: Double
     }
 
-    /// Nil when the caller cannot see the case. With its creditor (the claim knows it), the case
-    /// is found by its primary key.
+    /// What the gate weighs, as columns of a case `c` (with `creditor_id` and `case_id` beside
+    /// them): the claim statement reads them with the case it leases, `load` for any case.
+    static func columns(lastContact: SQL, at now: Date) -> SQL {
+        """
+        c.debtor_id, c.status, d.country, d.time_zone, d.name AS debtor_name, c.balance_minor, c.currency,
+        work_score_parts(c.balance_minor, c.oldest_due_date, d.kind, \(lastContact), \(now)::timestamptz)::int8[] AS score_parts,
+        pr.do_not_contact, pr.opted_out, pr.written_only, pr.preferred_days::int8[] AS preferred_days,
+        left(pr.preferred_from::text, 5) AS preferred_from, left(pr.preferred_to::text, 5) AS preferred_to, pr.restricted,
+        (SELECT json_agg(json_build_object('kind', a.kind, 'direction', a.direction, 'outcome', a.outcome, 'at', extract(epoch FROM a.occurred_at)))
+         FROM case_activities a
+         WHERE a.creditor_id = c.creditor_id AND a.case_id = c.id AND NOT a.blocked
+           AND a.occurred_at > \(now)::timestamptz - interval '366 days' AND a.kind <> 'note') AS contacts,
+        r.jurisdiction, r.name, r.hours, r.hours_channels, r.recurring_holidays, r.holidays::text[] AS holidays, r.call_attempts_max,
+        r.call_attempts_window_days, r.quiet_days_after_conversation, r.min_days_between, r.version
+        """
+    }
+
+    /// The tables those columns come from, joined to the case `c`.
+    static let joins: SQL = """
+        JOIN debtors d ON d.creditor_id = c.creditor_id AND d.id = c.debtor_id
+        LEFT JOIN contact_preferences pr ON pr.creditor_id = c.creditor_id AND pr.debtor_id = c.debtor_id
+        CROSS JOIN LATERAL (SELECT * FROM contact_rules WHERE jurisdiction IN (d.country, '*') ORDER BY jurisdiction = '*' LIMIT 1) r
+        """
+
+    /// Nil when the caller cannot see the case. With its creditor, the case is found by its
+    /// primary key.
     public static func load(case id: UUID, creditor: UUID? = nil, at now: Date, in tx: PostgresTransaction) async throws -> Found? {
         let which: SQL = creditor.map { "c.creditor_id = \($0) AND c.id = \(id)" } ?? "c.id = \(id)"
         guard
             let row = try await tx.one(
                 """
-                SELECT c.creditor_id, c.id, c.debtor_id, c.status, d.country, d.time_zone, d.name AS debtor_name, c.balance_minor, c.currency,
-                       work_score_parts(c.balance_minor, c.oldest_due_date, d.kind, w.last_contact_at, \(now)::timestamptz)::int8[] AS score_parts,
-                       p.do_not_contact, p.opted_out, p.written_only, p.preferred_days::int8[] AS preferred_days,
-                       to_char(p.preferred_from, 'HH24:MI') AS preferred_from, to_char(p.preferred_to, 'HH24:MI') AS preferred_to, p.restricted,
-                       (SELECT json_agg(json_build_object('kind', a.kind, 'direction', a.direction, 'outcome', a.outcome,
-                                                          'at', extract(epoch FROM a.occurred_at)))
-                        FROM case_activities a
-                        WHERE a.creditor_id = c.creditor_id AND a.case_id = c.id AND NOT a.blocked
-                          AND a.occurred_at > \(now)::timestamptz - interval '366 days' AND a.kind <> 'note') AS contacts,
-                       r.jurisdiction, r.name, r.hours, r.hours_channels, r.recurring_holidays, r.holidays::text[] AS holidays, r.call_attempts_max,
-                       r.call_attempts_window_days, r.quiet_days_after_conversation, r.min_days_between, r.version
+                SELECT c.creditor_id, c.id AS case_id, \(columns(lastContact: "w.last_contact_at", at: now))
                 FROM cases c
-                JOIN debtors d ON d.creditor_id = c.creditor_id AND d.id = c.debtor_id
                 LEFT JOIN work_items w ON w.creditor_id = c.creditor_id AND w.case_id = c.id
-                LEFT JOIN contact_preferences p ON p.creditor_id = c.creditor_id AND p.debtor_id = c.debtor_id
-                CROSS JOIN LATERAL (SELECT * FROM contact_rules WHERE jurisdiction IN (d.country, '*') ORDER BY jurisdiction = '*' LIMIT 1) r
+                \(joins)
                 WHERE \(which)
                 """)
         else { return nil }
+        return try decode(row)
+    }
+
+    /// A case's situation from a row holding `creditor_id`, `case_id` and `columns`.
+    static func decode(_ row: PostgresRow) throws -> Found {
         let zoneName = try row.decode(String.self, "time_zone")
         let zone = TimeZone(identifier: zoneName)
         var preferences = ContactPreferences.none
@@ -68,7 +85,7 @@ public enum ContactSituationRows {
         }
         let contacts = try row.decode(PostgresJSON?.self, "contacts")?.decode([Contact].self) ?? []
         return Found(
-            creditorId: try row.decode(UUID.self, "creditor_id"), caseId: try row.decode(UUID.self, "id"), debtorId: try row.decode(UUID.self, "debtor_id"),
+            creditorId: try row.decode(UUID.self, "creditor_id"), caseId: try row.decode(UUID.self, "case_id"), debtorId: try row.decode(UUID.self, "debtor_id"),
             situation: ContactSituation(
                 caseStatus: try row.decode(CaseStatus.self, "status"), rules: try ContactRuleBook.decode(row), timeZone: zone ?? TimeZone(identifier: "UTC")!,
                 preferences: preferences, history: history(contacts)),

@@ -66,13 +66,14 @@ public struct WorkQueue: Sendable {
 
     /// The claim of the agent's own cases, one statement (benchmarked against pgbench running the
     /// same text: `scripts/bench-work-next.sh`). A lease the agent already holds is answered
-    /// again, so a retried request never takes a second case. `agent` takes from the cases of
+    /// again, so a retried request never takes a second case. The case comes back with what the
+    /// gate weighs (`ContactSituationRows.columns`), read in the same statement. `agent` takes from the cases of
     /// `pool` (its own, or its team's), for `seconds`, in zones open at `at` (the queue's clock);
     /// the lease is kept in `work_leases`.
     public static func claimSQL(agent: UUID, from pool: SQL, seconds: Int, at: Date) -> SQL {
         """
         WITH held AS (
-            SELECT creditor_id, case_id, lease_id, leased_at, lease_until, level, due_at, score FROM work_items
+            SELECT creditor_id, case_id, lease_id, leased_at, lease_until, level, due_at, score, last_contact_at FROM work_items
             WHERE leased_by = \(agent) AND lease_until > \(at)::timestamptz LIMIT 1
         ), next AS (
             SELECT w.creditor_id, w.case_id FROM work_items w
@@ -84,12 +85,18 @@ public struct WorkQueue: Sendable {
             UPDATE work_items w SET ready = false, lease_id = gen_random_uuid(), leased_by = \(agent), leased_at = \(at)::timestamptz,
                 lease_until = \(at)::timestamptz + make_interval(secs => \(seconds)), updated_at = now()
             FROM next WHERE w.creditor_id = next.creditor_id AND w.case_id = next.case_id
-            RETURNING w.creditor_id, w.case_id, w.lease_id, w.leased_at, w.lease_until, w.level, w.due_at, w.score
+            RETURNING w.creditor_id, w.case_id, w.lease_id, w.leased_at, w.lease_until, w.level, w.due_at, w.score, w.last_contact_at
         ), logged AS (
             INSERT INTO work_leases (creditor_id, lease_id, case_id, agent_id, leased_at)
             SELECT creditor_id, lease_id, case_id, \(agent), clock_timestamp() FROM claimed
+        ), picked AS (
+            SELECT * FROM claimed UNION ALL SELECT * FROM held
         )
-        SELECT * FROM claimed UNION ALL SELECT * FROM held
+        SELECT p.creditor_id, p.case_id, p.lease_id, p.leased_at, p.lease_until, p.level, p.due_at, p.score,
+               \(ContactSituationRows.columns(lastContact: "p.last_contact_at", at: at))
+        FROM picked p
+        JOIN cases c ON c.creditor_id = p.creditor_id AND c.id = p.case_id
+        \(ContactSituationRows.joins)
         """
     }
 
@@ -115,7 +122,7 @@ public struct WorkQueue: Sendable {
                     creditorId: try row.decode(UUID.self, "creditor_id"), agentId: me, leasedAt: try row.decode(Date.self, "leased_at"),
                     expiresAt: try row.decode(Date.self, "lease_until"))
                 let level = QueueLevel(rawValue: try row.decode(Int.self, "level")) ?? .followUp
-                guard let found = try await ContactSituationRows.load(case: lease.caseId, creditor: lease.creditorId, at: now, in: tx) else { break }
+                let found = try ContactSituationRows.decode(row)
                 let decision = ContactSituationRows.decision(level.channel, found, at: now)
                 if decision.allowed {
                     return Next(

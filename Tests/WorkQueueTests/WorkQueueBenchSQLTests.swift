@@ -17,7 +17,7 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let script = try String(contentsOf: root.appendingPathComponent("Benchmarks/work-next.pgbench"), encoding: .utf8)
         let start = try #require(script.range(of: "WITH held AS ("))
-        let end = try #require(script.range(of: "SELECT * FROM claimed UNION ALL SELECT * FROM held", range: start.lowerBound..<script.endIndex))
+        let end = try #require(script.range(of: "ORDER BY jurisdiction = '*' LIMIT 1) r", range: start.lowerBound..<script.endIndex))
         let pgbench = String(script[start.lowerBound..<end.upperBound])
         let agent = UUID()
         let (server, _) = WorkQueue.claimSQL(agent: agent, from: "w.agent_id = \(agent)", seconds: 600, at: Date()).render()
