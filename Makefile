@@ -69,11 +69,11 @@ check: build
 # Benchmarks (release build; figures go to Docs/benchmarks.md). The placement: ROUNDS runs (3 by
 # default) of ROWS rows (1000000 by default), each on a fresh cluster, and the medians. The work
 # queue: WORK_CASES cases (1000000) held by 200 agents, 32 of them asking for their next case
-# over HTTPS for WORK_SECONDS (60), then pgbench on the same statements, and the double-lease check.
+# over HTTPS for WORK_SECONDS (90), then pgbench on the same statements, and the double-lease check.
 ROWS ?= 1000000
 ROUNDS ?= 3
 WORK_CASES ?= 1000000
-WORK_SECONDS ?= 60
+WORK_SECONDS ?= 90
 bench: deps
 	swift build -c release
 	ROUNDS=$(ROUNDS) scripts/bench-rounds.sh $(ROWS)

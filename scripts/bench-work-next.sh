@@ -108,13 +108,14 @@ echo "== the claim's plan (an agent with $((cases / 200)) cases, after the runs)
 agent=$(psql "$admin_db" -qtAc "SELECT id FROM bench_agents WHERE n = 100")
 claim=$(sed -n '/^WITH held AS/,/^CROSS JOIN LATERAL/p' Benchmarks/work-next.pgbench \
   | sed "s/:agent/'$agent'/g; s/:at::timestamptz/now()/g; s/:seconds/600/g")
-psql "$app_db" -q <<SQL | sed -n '/QUERY PLAN/,$p' | grep -v "^-" | head -${BENCH_PLAN_LINES:-60}
+psql "$app_db" -q <<SQL > "$dir/plan.txt" || true
 BEGIN;
 SELECT set_config('app.principal_kind', 'staff', true), set_config('app.user_id', '$agent', true), set_config('app.role', 'agent', true) \g /dev/null
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 $claim;
 ROLLBACK;
 SQL
+sed -n '/QUERY PLAN/,$p' "$dir/plan.txt" | grep -v "^-" | grep -v "InitPlan\|Result (actual time=0.0" | head -"${BENCH_PLAN_LINES:-80}" || true
 
 echo "== double leases"
 total=$(psql "$admin_db" -qtAc "SELECT count(*) FROM work_leases")

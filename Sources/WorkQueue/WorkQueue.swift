@@ -37,7 +37,9 @@ public struct WorkQueue: Sendable {
         /// 1 (first) to 7.
         public var rank: Int
         public var dueAt: Date
+        /// The score the case was ordered by (computed when it became ready).
         public var score: Int
+        /// The score's parts as of now.
         public var scoreParts: ScoreParts
         public var explanation: String
     }
@@ -131,7 +133,7 @@ public struct WorkQueue: Sendable {
                         why: Why(
                             level: level, rank: level.rawValue, dueAt: try row.decode(Date.self, "due_at"), score: try row.decode(Int.self, "score"),
                             scoreParts: found.scoreParts,
-                            explanation: "\(level.explanation); score \(found.scoreParts.total) (balance \(found.scoreParts.balance), age \(found.scoreParts.age), limitation \(found.scoreParts.limitation), last contact \(found.scoreParts.lastContact))"),
+                            explanation: "\(level.explanation); ordered by score \(try row.decode(Int.self, "score")) (now: balance \(found.scoreParts.balance), age \(found.scoreParts.age), limitation \(found.scoreParts.limitation), last contact \(found.scoreParts.lastContact))"),
                         contact: decision)
                 }
                 try await Self.putAside(lease.caseId, creditor: lease.creditorId, decision, in: tx)

@@ -69,6 +69,26 @@ struct CommitmentTests {
         }
     }
 
+    @Test func onAPromisesDayTheCaseComesBackForACourtesyCallBeforeNewWork() async throws {
+        try await WorkWorld.with { w in
+            let k = Kit(w)
+            let agent = try await w.agent()
+            let cases = try await w.place(
+                [.init(reference: "P-1", name: "Jeanne Martin", amount: "50,00"), .init(reference: "P-2", name: "Grosse Dette SARL", amount: "90 000,00")], to: agent)
+            let (promised, big) = (cases["P-1"]!, cases["P-2"]!)
+            _ = try await k.promises.create(case: promised, .init(amountMinor: 5_000, dueDate: Self.today(w).adding(days: 1), graceDays: 1), by: agent, requestID: nil)
+            // Before its day the promised case waits; the large new case comes.
+            #expect(try await w.next(agent).case?.id == big)
+            try await w.call(big, "no_answer", by: agent, followUpAt: w.clock.now.addingTimeInterval(7 * 86_400))
+            #expect(try await w.next(agent).case == nil)
+            // On its day: level promise_due (2), ahead of any routine work.
+            w.clock.advance(86_400)
+            _ = try await w.queueClock.tick()
+            let next = try await w.next(agent)
+            #expect(next.case?.id == promised && next.why?.level == .promiseDue && next.why?.rank == 2)
+        }
+    }
+
     @Test func aBrokenPromiseGoesToTheTopOfTheQueue() async throws {
         try await WorkWorld.with { w in
             let k = Kit(w)
