@@ -204,6 +204,11 @@ public struct Activities: Sendable {
         if a.kind == "call", let outcome = a.outcome {
             let level: QueueLevel = outcome == "callback_requested" ? .callbackDue : .followUp
             let due = a.followUpAt ?? a.callbackAt ?? now.addingTimeInterval(Double(followUpDays[outcome] ?? 1) * 86_400)
+            // Whoever held the case (the recorder, or an agent a supervisor's call overtook): that
+            // lease ends too, in the history as on the item.
+            let holder = try await tx.one(
+                "SELECT lease_id FROM work_items WHERE creditor_id = \(creditor) AND case_id = \(caseID) AND lease_id IS NOT NULL FOR UPDATE"
+            )?.decode(UUID.self, "lease_id")
             try await tx.execute(
                 """
                 UPDATE work_items SET level = \(level.rawValue), due_at = \(due), ready = false,
@@ -215,6 +220,7 @@ public struct Activities: Sendable {
             if a.followUpAt == nil, a.callbackAt == nil, try await Commitments.pending(caseID, creditor: creditor, in: tx) {
                 try await Commitments.reschedule(caseID, creditor: creditor, now: now, in: tx)
             }
+            if let holder { try await WorkQueue.endLease(holder, creditor: creditor, reason: "completed", at: now, in: tx) }
             guard let lease else { return nil }
             try await WorkQueue.endLease(lease, creditor: creditor, reason: "completed", at: now, in: tx)
             return "ended"

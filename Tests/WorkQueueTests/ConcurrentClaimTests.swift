@@ -55,9 +55,9 @@ struct ConcurrentClaimTests {
                  AND b.leased_at < a.ended_at AND a.leased_at < b.ended_at
                 """)
             #expect(overlapping == 0)
-            // Given straight back, the best cases are taken again and again: the agents fought over
-            // the same few rows (at least one per agent at a time).
-            #expect(try await w.count("SELECT count(DISTINCT case_id)::int8 FROM work_leases") >= agentsCount)
+            // Given straight back, cases went from one agent to another: the agents fought over the
+            // same rows (the check above is about something that happened).
+            #expect(try await w.count("SELECT max(n)::int8 FROM (SELECT count(DISTINCT agent_id) AS n FROM work_leases GROUP BY case_id) x") >= 2)
         }
     }
 }

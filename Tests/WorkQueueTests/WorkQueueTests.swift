@@ -91,6 +91,18 @@ struct WorkQueueTests {
         }
     }
 
+    @Test func aSupervisorsCallEndsTheAgentsLeaseToo() async throws {
+        try await WorkWorld.with { w in
+            let agent = try await w.agent()
+            let id = try await w.place(Self.rows(["100,00"]), to: agent)["C-0"]!
+            let lease = try #require(try await w.next(agent).lease)
+            try await w.call(id, "no_answer", by: w.supervisor)
+            #expect(try await w.count("SELECT count(*)::int8 FROM work_leases WHERE ended_at IS NULL") == 0)
+            let renew = await #expect(throws: Problem.self) { try await w.queue.renew(lease.id, by: agent) }
+            #expect(renew?.code == "lease-ended" && renew?.detail?.contains("completed") == true)
+        }
+    }
+
     @Test func anActivityNeedsTheLeaseAndAPastCallbackIsRefused() async throws {
         try await WorkWorld.with { w in
             let agent = try await w.agent()
