@@ -99,7 +99,15 @@ public struct PaymentPlans: Sendable {
     }
 
     public func policy(creditor: UUID, as actor: Principal) async throws -> Policy {
-        try await pool.transaction(as: actor, .init(readOnly: true)) { tx in try await Self.policy(creditor: creditor, in: tx) }
+        try await pool.transaction(as: actor, .init(readOnly: true)) { tx in
+            try await Self.requireCreditor(creditor, in: tx)
+            return try await Self.policy(creditor: creditor, in: tx)
+        }
+    }
+
+    /// 404 for a creditor the caller cannot see (or that does not exist).
+    static func requireCreditor(_ creditor: UUID, in tx: PostgresTransaction) async throws {
+        guard try await tx.one("SELECT 1 AS x FROM creditors WHERE id = \(creditor)") != nil else { throw Problem.notFound("creditor") }
     }
 
     /// Sets a creditor's terms (PUT /v1/creditors/{id}/plan-policy; administrators).
@@ -107,6 +115,7 @@ public struct PaymentPlans: Sendable {
         let faults = policy.faults()
         guard faults.isEmpty else { throw Problem.validation(faults) }
         return try await pool.transaction(as: actor) { tx in
+            try await Self.requireCreditor(creditor, in: tx)
             try await tx.execute(
                 """
                 INSERT INTO plan_policies (creditor_id, min_instalment_minor, max_instalments, approval_above_minor, grace_days, updated_by)
