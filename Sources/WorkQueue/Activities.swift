@@ -220,10 +220,9 @@ public struct Activities: Sendable {
             if a.followUpAt == nil, a.callbackAt == nil, try await Commitments.pending(caseID, creditor: creditor, in: tx) {
                 try await Commitments.reschedule(caseID, creditor: creditor, now: now, in: tx)
             }
+            // The holder's lease is the recorder's own when they held it: one ending covers both.
             if let holder { try await WorkQueue.endLease(holder, creditor: creditor, reason: "completed", at: now, in: tx) }
-            guard let lease else { return nil }
-            try await WorkQueue.endLease(lease, creditor: creditor, reason: "completed", at: now, in: tx)
-            return "ended"
+            return lease == nil ? nil : "ended"
         }
         try await tx.execute(
             """

@@ -131,16 +131,12 @@ public struct Promises: Sendable {
 /// The one place a case's work item is moved to a level and a time (promises, plans, holds end).
 enum WorkItems {
     static func schedule(_ caseID: UUID, creditor: UUID, level: QueueLevel, at due: Date, now: Date, in tx: PostgresTransaction) async throws {
+        // Not ready until the clock wakes it at its new time; a leased item (never ready) keeps its
+        // lease, and its level and time apply when the lease ends.
         try await tx.execute(
             """
             UPDATE work_items SET level = \(level.rawValue), due_at = \(due), ready = false, updated_at = now()
-            WHERE creditor_id = \(creditor) AND case_id = \(caseID) AND lease_id IS NULL
-            """)
-        // A leased item keeps its lease; its level and time apply when the lease ends.
-        try await tx.execute(
-            """
-            UPDATE work_items SET level = \(level.rawValue), due_at = \(due), updated_at = now()
-            WHERE creditor_id = \(creditor) AND case_id = \(caseID) AND lease_id IS NOT NULL
+            WHERE creditor_id = \(creditor) AND case_id = \(caseID)
             """)
     }
 }

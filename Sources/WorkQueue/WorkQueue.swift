@@ -119,10 +119,7 @@ public struct WorkQueue: Sendable {
                     }
                 }
                 guard let row else { break }
-                let lease = Lease(
-                    id: try row.decode(UUID.self, "lease_id"), caseId: try row.decode(UUID.self, "case_id"),
-                    creditorId: try row.decode(UUID.self, "creditor_id"), agentId: me, leasedAt: try row.decode(Date.self, "leased_at"),
-                    expiresAt: try row.decode(Date.self, "lease_until"))
+                let lease = try Self.decodeLease(row, agent: me)
                 let level = QueueLevel(rawValue: try row.decode(Int.self, "level")) ?? .followUp
                 let found = try ContactSituationRows.decode(row)
                 let decision = ContactSituationRows.decision(level.channel, found, at: now)
