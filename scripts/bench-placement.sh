@@ -106,6 +106,11 @@ if [ -z "${SKIP_ASSIGN:-}" ]; then
   start=$(date +%s.%N)
   until [ -n "$(psql "$admin_db" -qtAc "SELECT assigned_at FROM placements WHERE id = '$id'")" ]; do sleep 0.1; done
   assign_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
+  # The queue fed: the work items of the assigned cases, made by the queue's clock from the
+  # inbox the assignment filled (migration 0021), counted from the assignment's end.
+  start=$(date +%s.%N)
+  until [ "$(psql "$admin_db" -qtAc "SELECT NOT EXISTS (SELECT 1 FROM work_item_inbox) AND (SELECT count(*) FROM work_items) >= (SELECT cases_assigned FROM placements WHERE id = '$id')")" = t ]; do sleep 0.1; done
+  queued_s=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $start}")
   assigned=$(psql "$admin_db" -qtAc "SELECT 'cases=' || (cases_assigned + cases_unassigned) || ' assigned=' || cases_assigned || ' waiting=' || cases_unassigned FROM placements WHERE id = '$id'")
   consolidated=$(psql "$admin_db" -qtAc "SELECT count(*) FROM case_assignments WHERE kind = 'consolidation'")
 fi
@@ -163,6 +168,7 @@ echo "API placement total:  ${api_s}s   ratio $(awk "BEGIN {printf \"%.2f\", $ap
 [ -n "$floor_s" ] && echo "floor, same final rows: ${floor_s}s (psql \\copy into tables like debtors, cases, claims, debtor_keys, placement_outcomes; API/floor $(awk "BEGIN {printf \"%.2f\", $api_s / $floor_s}")x)"
 [ -n "$floor_s" ] && echo "floor by table:      $floor_tables"
 [ -n "$assign_s" ] && echo "API assignment:       ${assign_s}s   assignment/placement $(awk "BEGIN {printf \"%.2f\", $assign_s / $api_s}")x   $assigned consolidated=$consolidated"
+[ -n "$assign_s" ] && echo "queue fed:            ${queued_s}s after the assignment (work items of every assigned case made by the queue's clock)"
 echo "server RSS:           start $((rss_start / 1024)) MiB, peak $((peak_kb / 1024)) MiB"
 echo "placement:            $counts"
 [ -n "$again_s" ] && echo "placed again:         ${again_s}s   $again_counts"

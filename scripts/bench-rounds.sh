@@ -16,7 +16,7 @@ for i in $(seq 1 "$rounds"); do
 done
 echo
 echo "== $rounds rounds, $rows rows"
-printf '%-6s %10s %10s %10s %10s %10s %10s %9s %10s %12s\n' round "file copy" upload completed "API/copy" floor "API/floor" "peak RSS" assigned "assign/place"
+printf '%-6s %10s %10s %10s %10s %10s %10s %9s %10s %12s %10s\n' round "file copy" upload completed "API/copy" floor "API/floor" "peak RSS" assigned "assign/place" "queue fed"
 for i in $(seq 1 "$rounds"); do
   awk -v round="$i" '
     /^psql \\copy:/ { copy = $3 }
@@ -25,7 +25,8 @@ for i in $(seq 1 "$rounds"); do
     /^floor, same final rows:/ { floor = $5; match($0, /API\/floor [0-9.]+x/); floorratio = substr($0, RSTART + 10, RLENGTH - 10) }
     /^server RSS:/ { rss = $7 " " $8 }
     /^API assignment:/ { assign = $3; assignratio = $5 }
-    END { printf "%-6s %10s %10s %10s %10s %10s %10s %9s %10s %12s\n", round, copy, upload, total, ratio, floor, floorratio, rss, assign, assignratio }
+    /^queue fed:/ { fed = $3 }
+    END { printf "%-6s %10s %10s %10s %10s %10s %10s %9s %10s %12s %10s\n", round, copy, upload, total, ratio, floor, floorratio, rss, assign, assignratio, fed }
   ' "$work/round-$i.txt"
 done | tee "$work/table.txt"
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

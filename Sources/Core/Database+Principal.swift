@@ -16,6 +16,17 @@ extension PostgresPool {
 }
 
 extension PostgresPool {
+    /// Runs one statement as a transaction of its own as `principal`, in one round trip (see
+    /// `statement(_:options:)`: for statements that may safely run twice).
+    @discardableResult
+    public func statement(as principal: Principal, _ sql: SQL, options: TransactionOptions = TransactionOptions()) async throws -> PostgresRows {
+        var options = options
+        options.settings = principal.databaseSettings + options.settings
+        return try await statement(sql, options: options)
+    }
+}
+
+extension PostgresPool {
     /// Runs a transaction as the system doing `job` across creditors (the assigner).
     public func transaction<T>(
         asSystemJob job: Principal.Job, _ options: TransactionOptions = TransactionOptions(),

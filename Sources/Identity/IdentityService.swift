@@ -164,9 +164,9 @@ public struct IdentityService: Sendable {
     public func authenticate(bearer: String) async throws -> Principal? {
         if bearer.hasPrefix("rk_") { return try await authenticateAPIKey(bearer) }
         guard bearer.hasPrefix("rls_"), bearer.count < 100 else { return nil }
-        let row = try await pool.transaction(as: .system) { tx in
-            try await tx.one("SELECT * FROM auth_session(\(PostgresBytes(Tokens.sha256(bearer))), \(Int32(idleTimeout)))")
-        }
+        // One round trip: the lookup (and the session's touch) is a transaction of its own,
+        // harmless to repeat.
+        let row = try await pool.statement(as: .system, "SELECT * FROM auth_session(\(PostgresBytes(Tokens.sha256(bearer))), \(Int32(idleTimeout)))").one()
         guard let row, let role = Role(rawValue: try row.decode(String.self, "role")) else { return nil }
         return Principal(
             kind: role.isStaff ? .staff : .creditorUser, id: try row.decode(UUID.self, "user_id"), role: role,
@@ -179,9 +179,7 @@ public struct IdentityService: Sendable {
         let parts = bearer.split(separator: "_", maxSplits: 2)
         guard parts.count == 3, parts[1].count == 12, parts[2].count >= 32, bearer.count < 100 else { return nil }
         let prefix = "rk_" + parts[1]
-        let row = try await pool.transaction(as: .system) { tx in
-            try await tx.one("SELECT * FROM auth_api_key(\(prefix))")
-        }
+        let row = try await pool.statement(as: .system, "SELECT * FROM auth_api_key(\(prefix))").one()
         guard let row,
             try row.decode(Bool.self, "revoked") == false,
             try row.decode(String.self, "creditor_status") == "active",
@@ -190,14 +188,13 @@ public struct IdentityService: Sendable {
         let principal = Principal(
             kind: .apiKey, id: try row.decode(UUID.self, "id"), creditorID: try row.decode(UUID.self, "creditor_id"),
             scopes: Set(try row.decode([String].self, "scopes").compactMap(APIScope.init(rawValue:))))
-        try await pool.transaction(as: principal) { tx in
-            try await tx.execute(
-                """
-                UPDATE api_keys SET last_used_at = now()
-                WHERE creditor_id = \(principal.creditorID!) AND id = \(principal.id!)
-                  AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
-                """)
-        }
+        try await pool.statement(
+            as: principal,
+            """
+            UPDATE api_keys SET last_used_at = now()
+            WHERE creditor_id = \(principal.creditorID!) AND id = \(principal.id!)
+              AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
+            """)
         return principal
     }
 

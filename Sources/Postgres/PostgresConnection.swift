@@ -34,6 +34,10 @@ public final class PostgresConnection: @unchecked Sendable {
     private var preparedSerial = 0
     /// Past this many, the session's statements are deallocated and prepared afresh.
     static let maxPrepared = 512
+    /// A transaction's opening (its BEGIN, then the SELECT of its settings) not sent yet: it
+    /// travels with the transaction's first statement, pipelined, so that opening a transaction
+    /// costs no round trip of its own (ADR 0014). Anything else sent first sends it alone.
+    var pendingOpening: (begin: String, settings: String)?
 
     private static let nextID = Atomic<Int>(1)
 
@@ -122,6 +126,7 @@ public final class PostgresConnection: @unchecked Sendable {
         !finished && !cancelRequested.load(ordering: .acquiring) && !discardRequested.load(ordering: .acquiring)
             && PQstatus(handle) == CONNECTION_OK
             && PQtransactionStatus(handle) == PQTRANS_IDLE
+            && PQpipelineStatus(handle) == PQ_PIPELINE_OFF && pendingOpening == nil
     }
 
     /// True inside a transaction block (also when the transaction failed).
@@ -200,14 +205,25 @@ public final class PostgresConnection: @unchecked Sendable {
     /// - Throws: `PostgresError` with the SQLSTATE on a server error, `.connection` when the
     ///   connection broke.
     public func execute(_ sql: SQL) throws -> PostgresRows {
+        try execute(sql, committing: false)
+    }
+
+    /// `execute`; with `committing`, a COMMIT goes in the same pipeline as the statement (and the
+    /// pending opening): a whole transaction of one statement in one round trip.
+    func execute(_ sql: SQL, committing: Bool) throws -> PostgresRows {
         let (text, binds) = sql.render()
         try Self.checkTextParameters(binds)
         let count = binds.count
         let name = try preparedName(text, binds)
-        let result: OpaquePointer? = withParameters(binds) { types, values, lengths, formats in
-            PQexecPrepared(handle, name, Int32(count), values, lengths, formats, 0)
-        }
         do {
+            if let opening = pendingOpening {
+                pendingOpening = nil
+                return try executeOpening(opening, thenPrepared: name, binds, committing: committing)
+            }
+            precondition(!committing, "a committed statement opens its own transaction")
+            let result: OpaquePointer? = withParameters(binds) { types, values, lengths, formats in
+                PQexecPrepared(handle, name, Int32(count), values, lengths, formats, 0)
+            }
             return try consume(result)
         } catch let error as PostgresError where error.sqlState == "0A000" || error.sqlState == "26000" {
             // A plan the schema made stale ("cached plan must not change result type"), or a
@@ -215,6 +231,69 @@ public final class PostgresConnection: @unchecked Sendable {
             prepared.removeAll()
             throw error
         }
+    }
+
+    /// Sends the transaction's opening and its first statement in one pipeline (one round trip):
+    /// BEGIN, the settings' SELECT, the prepared statement, with `committing` a COMMIT, then a
+    /// sync. Each result is read; the first error is thrown (after an error the server skips the
+    /// rest up to the sync: a failed BEGIN or settings leaves no statement run, a failed
+    /// statement no COMMIT, and the transaction failed, to be rolled back).
+    private func executeOpening(
+        _ opening: (begin: String, settings: String), thenPrepared name: String, _ binds: [PostgresBind], committing: Bool
+    ) throws -> PostgresRows {
+        let expected = committing ? 4 : 3
+        guard PQenterPipelineMode(handle) == 1 else { throw connectionError("could not enter pipeline mode") }
+        let count = binds.count
+        let sent =
+            PQsendQueryParams(handle, opening.begin, 0, nil, nil, nil, nil, 0) == 1
+            && PQsendQueryParams(handle, opening.settings, 0, nil, nil, nil, nil, 0) == 1
+            && withParameters(binds, { _, values, lengths, formats in
+                PQsendQueryPrepared(handle, name, Int32(count), values, lengths, formats, 0)
+            }) == 1
+            && (!committing || PQsendQueryParams(handle, "COMMIT", 0, nil, nil, nil, nil, 0) == 1)
+            && PQpipelineSync(handle) == 1
+        guard sent else {
+            _ = PQexitPipelineMode(handle)
+            throw connectionError("could not send the transaction's first statement")
+        }
+        var outcomes: [Result<PostgresRows, any Error>] = []
+        var synced = false
+        var separators = 0
+        // Each statement's result followed by a nil, then the sync. A broken connection ends the
+        // reading early (libpq then marks it bad and the pool discards it).
+        while !synced, outcomes.count <= expected {
+            guard let result = PQgetResult(handle) else {
+                separators += 1
+                if PQstatus(handle) != CONNECTION_OK || separators > expected { break }
+                continue
+            }
+            switch PQresultStatus(result) {
+            case PGRES_PIPELINE_SYNC:
+                PQclear(result)
+                synced = true
+            case PGRES_PIPELINE_ABORTED:
+                PQclear(result)
+                outcomes.append(.failure(PostgresError(kind: .protocolViolation, reason: "statement skipped after an earlier error")))
+            default:
+                outcomes.append(Result { try consume(result) })
+            }
+        }
+        guard synced, PQexitPipelineMode(handle) == 1 else {
+            if let failure = outcomes.lazy.compactMap({ if case .failure(let error) = $0 { error } else { nil } }).first { throw failure }
+            throw connectionError("the connection was lost during the transaction's first statement")
+        }
+        guard outcomes.count == expected else {
+            throw PostgresError(kind: .protocolViolation, reason: "\(outcomes.count) results for a pipeline of \(expected) statements")
+        }
+        for outcome in outcomes { _ = try outcome.get() }
+        return try outcomes[2].get()
+    }
+
+    /// Sends the transaction's opening alone, when what comes first is not a prepared statement.
+    func sendPendingOpening() throws {
+        guard let opening = pendingOpening else { return }
+        pendingOpening = nil
+        _ = try consume(PQexec(handle, opening.begin + "; " + opening.settings))
     }
 
     /// The name of `text` prepared on this session with these parameter types, preparing it
@@ -251,6 +330,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs trusted SQL text with several statements (migrations, session setup) through the
     /// simple query protocol. Never pass input here: there are no parameters.
     public func executeScript(_ script: String) throws {
+        try sendPendingOpening()
         let result = PQexec(handle, script)
         _ = try consume(result)
         // A multi-statement PQexec returns only the last result; errors stop at the first.
@@ -353,6 +433,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// then read as they arrive (`nextRows`), never all held at once. Follow with `nextRows`
     /// until it says the result is finished, or `abandonRows`.
     func sendQuery(_ sql: SQL) throws {
+        try sendPendingOpening()
         let (text, binds) = sql.render()
         try Self.checkTextParameters(binds)
         let count = binds.count
@@ -415,6 +496,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard binds.isEmpty else {
             throw PostgresError(kind: .protocolViolation, reason: "COPY statements take no parameters")
         }
+        try sendPendingOpening()
         guard let result = PQexec(handle, text) else { throw connectionError("no result for COPY") }
         defer { PQclear(result) }
         guard PQresultStatus(result) == PGRES_COPY_IN else {

@@ -341,6 +341,35 @@ public final class PostgresPool: Service, PostgresQueryable, Sendable {
 }
 
 extension PostgresPool {
+    /// Runs one statement as a transaction of its own, with the options' settings, in one round
+    /// trip (BEGIN, settings, statement and COMMIT pipelined). Only for statements that may
+    /// safely run twice (a read, a touch): a connection lost on the way is retried like any
+    /// transaction, although the COMMIT may have reached the server. Inside a request's
+    /// transaction it runs there, as a savepoint.
+    @discardableResult
+    public func statement(_ sql: SQL, options: TransactionOptions = TransactionOptions()) async throws -> PostgresRows {
+        if let enclosing = RequestTransaction.current, enclosing.pool == ObjectIdentifier(self) {
+            return try await nested(in: enclosing.session, options) { try await $0.query(sql) }
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await withConnection { session in
+                    try await session.statement(options, defaultTimeout: configuration.statementTimeout, sql)
+                }
+            } catch let error as PostgresError where attempt < options.maxAttempts
+                && (error.isTransientTransactionFailure || error.isConnectionLoss || (error.isReadOnlyServer && !options.readOnly))
+            {
+                try Task.checkCancellation()
+                logger.debug("retrying statement", metadata: ["attempt": "\(attempt)", "sqlstate": "\(error.sqlState ?? "-")"])
+                try await Self.backOff(attempt)
+            }
+        }
+    }
+}
+
+extension PostgresPool {
     /// Runs `body` in one transaction that every `withTransaction` of this pool inside it, in
     /// this task and its child tasks, joins as a savepoint: what `body` and they write commits
     /// at once when `body` returns, or not at all when it throws. Used to commit a request's

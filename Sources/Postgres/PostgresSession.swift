@@ -135,19 +135,13 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
     func transaction<T>(
         _ options: TransactionOptions, defaultTimeout: Duration, _ body: (PostgresTransaction) async throws -> T
     ) async throws -> T {
-        var begin = "BEGIN ISOLATION LEVEL \(options.isolation.rawValue)"
-        if options.readOnly { begin += " READ ONLY" }
-        // The transaction's settings travel with its BEGIN: one round trip, not two (the values
-        // are the service's own: timeouts, IDs, role names; quoted as literals, NUL refused).
-        let timeout = options.statementTimeout ?? defaultTimeout
-        let settings = [("statement_timeout", String(timeout.milliseconds))] + options.settings.map { ($0.name, $0.value) }
-        guard settings.allSatisfy({ !$0.0.contains("\u{0}") && !$0.1.contains("\u{0}") }) else {
-            throw PostgresError(kind: .invalidParameter, reason: "a transaction setting contains a NUL character")
-        }
-        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        // Sent with the transaction's first statement (one round trip for the three), or alone
+        // before anything else; never when the body sends nothing.
+        connection.pendingOpening = try Self.opening(options, defaultTimeout: defaultTimeout)
+        defer { connection.pendingOpening = nil }
         do {
-            try await executeScript(begin + "; SELECT " + settings.map { "set_config(\(literal($0.0)), \(literal($0.1)), true)" }.joined(separator: ", "))
             let result = try await runBody(options, defaultTimeout: defaultTimeout, settingsDone: true, body)
+            if connection.pendingOpening != nil { return result }
             do {
                 try await executeScript("COMMIT")
             } catch let error as PostgresError where error.isConnectionLoss {
@@ -166,6 +160,36 @@ public struct PostgresSession: PostgresQueryable, @unchecked Sendable {
 }
 
 extension PostgresSession {
+    /// A transaction's BEGIN and the SELECT of its settings. The settings travel with the BEGIN
+    /// (the values are the service's own: timeouts, IDs, role names; quoted as literals, NUL
+    /// refused).
+    static func opening(_ options: TransactionOptions, defaultTimeout: Duration) throws -> (begin: String, settings: String) {
+        var begin = "BEGIN ISOLATION LEVEL \(options.isolation.rawValue)"
+        if options.readOnly { begin += " READ ONLY" }
+        let timeout = options.statementTimeout ?? defaultTimeout
+        let settings = [("statement_timeout", String(timeout.milliseconds))] + options.settings.map { ($0.name, $0.value) }
+        guard settings.allSatisfy({ !$0.0.contains("\u{0}") && !$0.1.contains("\u{0}") }) else {
+            throw PostgresError(kind: .invalidParameter, reason: "a transaction setting contains a NUL character")
+        }
+        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        return (begin, "SELECT " + settings.map { "set_config(\(literal($0.0)), \(literal($0.1)), true)" }.joined(separator: ", "))
+    }
+
+    /// One statement as a whole transaction, with the options' settings: BEGIN, settings,
+    /// statement and COMMIT in one pipeline, one round trip. A failed statement is rolled back.
+    func statement(_ options: TransactionOptions, defaultTimeout: Duration, _ sql: SQL) async throws -> PostgresRows {
+        connection.pendingOpening = try Self.opening(options, defaultTimeout: defaultTimeout)
+        defer { connection.pendingOpening = nil }
+        do {
+            return try await run { try $0.execute(sql, committing: true) }
+        } catch {
+            if connection.inTransaction, !Task.isCancelled {
+                _ = try? await executeScript("ROLLBACK")
+            }
+            throw error
+        }
+    }
+
     /// Sets the statement timeout and the options' settings transaction-locally, runs `body`,
     /// and refuses to go on when a statement failed inside it and the caller went on (COMMIT or
     /// RELEASE would then silently roll back, or fail).

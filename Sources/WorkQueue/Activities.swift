@@ -201,6 +201,8 @@ public struct Activities: Sendable {
         _ a: Checked, case caseID: UUID, creditor: UUID, lease: UUID?, leaseSeconds: Int, now: Date, in tx: PostgresTransaction
     ) async throws -> String? {
         let contact = a.kind != "note"
+        // Without a lease (a supervisor's activity) the case may be one assigned moments ago.
+        if lease == nil { try await WorkItems.ensure(caseID, creditor: creditor, now: now, in: tx) }
         if a.kind == "call", let outcome = a.outcome {
             let level: QueueLevel = outcome == "callback_requested" ? .callbackDue : .followUp
             let due = a.followUpAt ?? a.callbackAt ?? now.addingTimeInterval(Double(followUpDays[outcome] ?? 1) * 86_400)

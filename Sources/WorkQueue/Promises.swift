@@ -133,10 +133,26 @@ enum WorkItems {
     static func schedule(_ caseID: UUID, creditor: UUID, level: QueueLevel, at due: Date, now: Date, in tx: PostgresTransaction) async throws {
         // Not ready until the clock wakes it at its new time; a leased item (never ready) keeps its
         // lease, and its level and time apply when the lease ends.
+        try await ensure(caseID, creditor: creditor, now: now, in: tx)
         try await tx.execute(
             """
             UPDATE work_items SET level = \(level.rawValue), due_at = \(due), ready = false, updated_at = now()
             WHERE creditor_id = \(creditor) AND case_id = \(caseID)
+            """)
+    }
+
+    /// A case assigned moments ago may not have its item yet (the queue's clock makes it from the
+    /// inbox, migration 0021): made here as the clock would make it, so that what is scheduled
+    /// on it now is not lost. Nothing when the item exists or the case has no agent.
+    static func ensure(_ caseID: UUID, creditor: UUID, now: Date, in tx: PostgresTransaction) async throws {
+        try await tx.execute(
+            """
+            INSERT INTO work_items (creditor_id, case_id, agent_id, case_open, level, due_at, zone)
+            SELECT c.creditor_id, c.id, c.assigned_agent_id, c.status = 'open', \(QueueLevel.newPlacement.rawValue), \(now), d.country || ' ' || d.time_zone
+            FROM cases c JOIN debtors d ON d.creditor_id = c.creditor_id AND d.id = c.debtor_id
+            WHERE c.creditor_id = \(creditor) AND c.id = \(caseID) AND c.assigned_agent_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.creditor_id = c.creditor_id AND w.case_id = c.id)
+            ON CONFLICT (creditor_id, case_id) DO NOTHING
             """)
     }
 }

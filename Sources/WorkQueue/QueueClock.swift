@@ -32,6 +32,13 @@ public final class QueueClock: Service, Sendable {
     /// One tick: zones, commitments and holds, then items. Returns how many items woke.
     @discardableResult
     public func tick(recomputeAllZones: Bool = false) async throws -> Int {
+        var made = 0
+        while true {
+            let n = try await makeItems(limit: 10_000)
+            made += n
+            if n < 10_000 { break }
+        }
+        if made > 0 { logger.debug("work queue: items made", metadata: ["count": "\(made)"]) }
         try await refreshZones(all: recomputeAllZones)
         try await sweepCommitments()
         var woken = 0
@@ -41,6 +48,57 @@ public final class QueueClock: Service, Sendable {
             if n < 5000 { break }
         }
         return woken
+    }
+
+    /// Cases that got their first agent, noted in the inbox by the trigger on cases (migration
+    /// 0021), get their work items: a new placement, due now, in the debtor's zone (a zone met
+    /// for the first time is added, its window computed next). The item follows the case as it
+    /// is now: a case moved again before its item was made (noted twice) ends with its latest
+    /// agent and status, and an item made meanwhile is brought in line, its lease ended.
+    /// - Returns: how many inbox entries were taken.
+    func makeItems(limit: Int) async throws -> Int {
+        let now = clock()
+        return try await pool.transaction(asSystemJob: .workQueue) { tx in
+            try await tx.one(
+                """
+                WITH taken AS (
+                    DELETE FROM work_item_inbox
+                    WHERE seq IN (SELECT seq FROM work_item_inbox ORDER BY seq LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                    RETURNING creditor_id, case_id
+                ), current AS (
+                    SELECT DISTINCT ON (c.creditor_id, c.id) c.creditor_id, c.id, c.assigned_agent_id AS agent_id, c.status = 'open' AS case_open,
+                           d.country || ' ' || d.time_zone AS zone
+                    FROM taken t
+                    JOIN cases c ON c.creditor_id = t.creditor_id AND c.id = t.case_id
+                    JOIN debtors d ON d.creditor_id = c.creditor_id AND d.id = c.debtor_id
+                    ORDER BY c.creditor_id, c.id
+                ), ended AS (
+                    UPDATE work_leases l SET ended_at = clock_timestamp(), end_reason = 'moved'
+                    FROM work_items w JOIN current c ON c.creditor_id = w.creditor_id AND c.id = w.case_id
+                    WHERE w.lease_id IS NOT NULL AND NOT (c.case_open AND c.agent_id IS NOT DISTINCT FROM w.agent_id)
+                      AND l.creditor_id = w.creditor_id AND l.lease_id = w.lease_id AND l.ended_at IS NULL
+                ), items AS (
+                    INSERT INTO work_items AS w (creditor_id, case_id, agent_id, case_open, level, due_at, zone)
+                    SELECT creditor_id, id, agent_id, case_open, \(QueueLevel.newPlacement.rawValue), \(now), zone FROM current
+                    WHERE agent_id IS NOT NULL
+                    ON CONFLICT (creditor_id, case_id) DO UPDATE SET
+                        agent_id = excluded.agent_id,
+                        case_open = excluded.case_open,
+                        ready = w.ready AND excluded.case_open AND excluded.agent_id IS NOT DISTINCT FROM w.agent_id,
+                        lease_id = CASE WHEN excluded.case_open AND excluded.agent_id IS NOT DISTINCT FROM w.agent_id THEN w.lease_id END,
+                        leased_by = CASE WHEN excluded.case_open AND excluded.agent_id IS NOT DISTINCT FROM w.agent_id THEN w.leased_by END,
+                        leased_at = CASE WHEN excluded.case_open AND excluded.agent_id IS NOT DISTINCT FROM w.agent_id THEN w.leased_at END,
+                        lease_until = CASE WHEN excluded.case_open AND excluded.agent_id IS NOT DISTINCT FROM w.agent_id THEN w.lease_until END,
+                        updated_at = now()
+                    WHERE w.agent_id IS DISTINCT FROM excluded.agent_id OR w.case_open <> excluded.case_open
+                ), zones AS (
+                    INSERT INTO contact_zones (zone, jurisdiction, time_zone)
+                    SELECT DISTINCT zone, split_part(zone, ' ', 1), split_part(zone, ' ', 2) FROM current WHERE agent_id IS NOT NULL
+                    ON CONFLICT (zone) DO NOTHING
+                )
+                SELECT count(*)::int8 AS taken FROM taken
+                """)!.decode(Int.self, "taken")
+        }
     }
 
     /// Promises past their date and grace are broken, instalments past theirs missed (their plans

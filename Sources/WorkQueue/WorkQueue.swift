@@ -226,10 +226,11 @@ public struct WorkQueue: Sendable {
         if let at = input.followUpAt, at < now.addingTimeInterval(-60) {
             throw Problem.validation([.init(field: "followUpAt", reason: "must not be in the past")])
         }
+        // One statement gives the item back and ends the lease in the history.
         try await pool.transaction(as: agent) { tx in
-            guard
-                let row = try await tx.one(
-                    """
+            let released = try await tx.one(
+                """
+                WITH released AS (
                     UPDATE work_items SET lease_id = NULL, leased_by = NULL, leased_at = NULL, lease_until = NULL,
                         level = CASE WHEN \(input.followUpAt)::timestamptz IS NULL THEN level ELSE \(QueueLevel.followUp.rawValue) END,
                         due_at = coalesce(\(input.followUpAt)::timestamptz, due_at),
@@ -238,9 +239,13 @@ public struct WorkQueue: Sendable {
                         updated_at = now()
                     WHERE lease_id = \(lease) AND leased_by = \(me) AND lease_until > \(now)::timestamptz
                     RETURNING creditor_id
-                    """)
-            else { throw try await Self.missingLease(lease, agent: me, in: tx) }
-            try await Self.endLease(lease, creditor: try row.decode(UUID.self, "creditor_id"), reason: "released", at: now, in: tx)
+                ), ended AS (
+                    UPDATE work_leases l SET ended_at = clock_timestamp(), end_reason = 'released'
+                    FROM released r WHERE l.creditor_id = r.creditor_id AND l.lease_id = \(lease) AND l.ended_at IS NULL
+                )
+                SELECT creditor_id FROM released
+                """)
+            if released == nil { throw try await Self.missingLease(lease, agent: me, in: tx) }
         }
     }
 

@@ -41,6 +41,9 @@ struct RolePolicyTests {
             // too for preferences (restriction). Nothing is deleted.
             "work_items": [.insert: portfolio.union([.supervisor]), .update: portfolio.union([.supervisor])],
             "work_leases": [.insert: [.admin, .supervisor], .update: portfolio.union([.supervisor])],
+            // (0021) A case's first agent is noted for the queue's clock by whoever writes cases;
+            // only the clock's job reads and empties the inbox.
+            "work_item_inbox": [.insert: portfolio.union([.supervisor])],
             "case_activities": [.insert: [.admin, .supervisor]],
             // Commitments (0019): recorded by those who work cases; holds also by the creditor
             // (a pause); a creditor's plan terms by the agency's administrators.
@@ -172,6 +175,7 @@ struct RolePolicyTests {
             // agency's activities and notes are read by its staff only.
             "work_items": portfolio.subtracting([.agent]),
             "work_leases": portfolio.subtracting([.agent]),
+            "work_item_inbox": [],
             "case_activities": [.admin, .supervisor, .dpo],
             "contact_preferences": portfolio.subtracting([.agent]),
             // The creditor reads what was promised, planned, disputed and held on its cases.
@@ -285,6 +289,8 @@ struct RolePolicyTests {
                 """)
             try await fixtures.admin.execute(
                 "INSERT INTO contact_preferences (creditor_id, debtor_id, written_only) SELECT creditor_id, id, true FROM debtors WHERE creditor_id = \(creditor) LIMIT 1")
+            try await fixtures.admin.execute(
+                "INSERT INTO work_item_inbox (creditor_id, case_id) SELECT creditor_id, id FROM cases WHERE creditor_id = \(creditor) LIMIT 1")
         }
         // Commitments: a promise, a plan and its instalment, a dispute, a hold, plan terms.
         for creditor in [a, b] {
