@@ -26,6 +26,8 @@ public struct AppConfiguration: Sendable {
     public var idleTimeout: Duration
     /// How long an agent holds the case `POST /v1/work/next` hands out, renewable.
     public var leaseDuration: Duration
+    /// How long this node trusts a bearer it resolved without asking the database again (0: off).
+    public var credentialCacheLifetime: Duration
     public var shutdownDrain: Duration
     public var logLevel: String
     public var metricsToken: String?
@@ -59,6 +61,7 @@ public struct AppConfiguration: Sendable {
         .init(name: "RELANCE_UPLOAD_RATE_WINDOW_S", required: false, help: "seconds over which the upload rate is judged, 1-3600 (default 15)"),
         .init(name: "RELANCE_IDLE_TIMEOUT_S", required: false, help: "close idle client connections after, 1-3600 (default 30)"),
         .init(name: "RELANCE_LEASE_SECONDS", required: false, help: "an agent's lease on the next case, 30-7200 (default 600)"),
+        .init(name: "RELANCE_CREDENTIAL_CACHE_S", required: false, help: "seconds a node trusts a bearer it resolved, 0-60, 0 off (default 5)"),
         .init(name: "RELANCE_SHUTDOWN_DRAIN_S", required: false, help: "seconds readiness fails before the listener closes, 0-120 (default 0)"),
         .init(name: "RELANCE_LOG_LEVEL", required: false, help: "trace|debug|info|notice|warning|error|critical (default info)"),
         .init(name: "RELANCE_METRICS_TOKEN", required: false, help: "if set, GET /metrics requires this bearer token"),
@@ -134,6 +137,7 @@ public struct AppConfiguration: Sendable {
             uploadRateWindow: .seconds(integer("RELANCE_UPLOAD_RATE_WINDOW_S", default: 15, range: 1...3600)),
             idleTimeout: .seconds(integer("RELANCE_IDLE_TIMEOUT_S", default: 30, range: 1...3600)),
             leaseDuration: .seconds(integer("RELANCE_LEASE_SECONDS", default: 600, range: 30...7200)),
+            credentialCacheLifetime: .seconds(integer("RELANCE_CREDENTIAL_CACHE_S", default: 5, range: 0...60)),
             shutdownDrain: .seconds(integer("RELANCE_SHUTDOWN_DRAIN_S", default: 0, range: 0...120)),
             logLevel: logLevel,
             metricsToken: value("RELANCE_METRICS_TOKEN"),

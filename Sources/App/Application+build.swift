@@ -31,10 +31,14 @@ public struct Modules: Sendable {
 /// (Docs/architecture.md).
 public func buildModules(configuration: AppConfiguration, pool: PostgresPool, logger: Logger) throws -> Modules {
     let secrets = try SecretBox(base64Key: configuration.dataKey)
-    let creditors = CreditorDirectory(pool: pool)
+    // Who a bearer is, remembered for a few seconds on this node; emptied by every change to who
+    // may act made here (Docs/security.md, "Sessions").
+    let credentials = CredentialCache(lifetime: configuration.credentialCacheLifetime)
+    let creditors = CreditorDirectory(pool: pool, credentials: credentials)
     let identity = IdentityModule(
-        identity: IdentityService(pool: pool, secrets: secrets), users: UserDirectory(pool: pool, secrets: secrets), creditors: creditors)
-    let assignment = AssignmentModule(pool: pool, logger: Logger(label: "relance.assignment"))
+        identity: IdentityService(pool: pool, secrets: secrets, credentials: credentials),
+        users: UserDirectory(pool: pool, secrets: secrets, credentials: credentials), creditors: creditors)
+    let assignment = AssignmentModule(pool: pool, logger: Logger(label: "relance.assignment"), credentials: credentials)
     let agents = assignment.agents
     return Modules(identity: identity, others: [
         OnboardingModule(

@@ -9,9 +9,12 @@ import Postgres
 public struct AgentBook: Sendable {
     public let pool: PostgresPool
     let wake: @Sendable () -> Void
+    /// Emptied when a profile changes (an agent's team is part of who they are: Principal.team).
+    let credentials: CredentialCache
 
-    public init(pool: PostgresPool, wake: @escaping @Sendable () -> Void = {}) {
+    public init(pool: PostgresPool, credentials: CredentialCache = .off, wake: @escaping @Sendable () -> Void = {}) {
         self.pool = pool
+        self.credentials = credentials
         self.wake = wake
     }
 
@@ -158,6 +161,7 @@ public struct AgentBook: Sendable {
     /// the capacity may not fall below the cases the agent holds today.
     public func put(_ userID: UUID, _ input: ProfileInput, by actor: Principal, requestID: String?) async throws -> Profile {
         let checked = try Self.check(input)
+        defer { credentials.invalidateAll() }
         let profile = try await pool.transaction(as: actor) { tx -> Profile in
             guard let user = try await tx.one("SELECT role FROM users WHERE id = \(userID) AND creditor_id IS NULL") else { throw Problem.notFound("agent") }
             guard try user.decode(String.self, "role") == "agent" else {

@@ -20,12 +20,12 @@ public struct AssignmentModule: HTTPModule {
     let rules: RuleBook
     let reassignments: Reassignments
 
-    public init(pool: PostgresPool, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(pool: PostgresPool, logger: Logger, credentials: CredentialCache = .off, clock: @escaping @Sendable () -> Date = { Date() }) {
         let assigner = Assigner(pool: pool, clock: clock)
         let worker = AssignmentWorker(assigner: assigner, logger: logger)
         self.assigner = assigner
         self.worker = worker
-        self.agents = AgentBook(pool: pool, wake: { worker.wake() })
+        self.agents = AgentBook(pool: pool, credentials: credentials, wake: { worker.wake() })
         self.teams = TeamBook(pool: pool)
         self.rules = RuleBook(pool: pool, wake: { worker.wake() })
         self.reassignments = Reassignments(assigner: assigner)

@@ -12,15 +12,19 @@ public struct IdentityService: Sendable {
     public let pool: PostgresPool
     let secrets: SecretBox
     let now: @Sendable () -> Date
+    /// Credentials resolved moments ago (Core's `CredentialCache`), emptied by every change to
+    /// who may act made here.
+    public let credentials: CredentialCache
     public var sessionLifetime: TimeInterval = 12 * 3600
     public var idleTimeout: TimeInterval = 30 * 60
     public var accountFailureLimit = 5
     public var addressFailureLimit = 30
     public var throttleWindowSeconds = 15 * 60
 
-    public init(pool: PostgresPool, secrets: SecretBox, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(pool: PostgresPool, secrets: SecretBox, credentials: CredentialCache = .off, now: @escaping @Sendable () -> Date = { Date() }) {
         self.pool = pool
         self.secrets = secrets
+        self.credentials = credentials
         self.now = now
     }
 
@@ -162,8 +166,17 @@ public struct IdentityService: Sendable {
     /// Resolves a bearer credential (session token or API key) to its principal.
     /// - Returns: nil when the credential is unknown, expired, revoked, or its owner disabled.
     public func authenticate(bearer: String) async throws -> Principal? {
-        if bearer.hasPrefix("rk_") { return try await authenticateAPIKey(bearer) }
-        guard bearer.hasPrefix("rls_"), bearer.count < 100 else { return nil }
+        guard bearer.hasPrefix("rk_") || (bearer.hasPrefix("rls_") && bearer.count < 100) else { return nil }
+        let key = Tokens.sha256(bearer)
+        if let known = credentials.principal(forKey: key) { return known }
+        let generation = credentials.generation
+        let principal = bearer.hasPrefix("rk_") ? try await authenticateAPIKey(bearer) : try await authenticateSession(bearer)
+        if let principal { credentials.store(principal, forKey: key, ifGeneration: generation) }
+        return principal
+    }
+
+    /// `rls_<secret>`: the session whose token hashes to the same, live, of an active user.
+    func authenticateSession(_ bearer: String) async throws -> Principal? {
         // One round trip: the lookup (and the session's touch) is a transaction of its own,
         // harmless to repeat.
         let row = try await pool.statement(as: .system, "SELECT * FROM auth_session(\(PostgresBytes(Tokens.sha256(bearer))), \(Int32(idleTimeout)))").one()
@@ -207,6 +220,7 @@ public struct IdentityService: Sendable {
                 AuditEntry(action: "auth.logout", objectType: "session", objectID: sessionID.uuidString.lowercased(), creditorID: principal.creditorID),
                 actor: principal, requestID: requestID, in: tx)
         }
+        credentials.invalidateAll()
     }
 
     /// Changes the caller's password and ends every session of theirs.
@@ -231,5 +245,6 @@ public struct IdentityService: Sendable {
                 AuditEntry(action: "auth.password_change", objectType: "user", objectID: userID.uuidString.lowercased(), creditorID: principal.creditorID),
                 actor: principal, requestID: requestID, in: tx)
         }
+        credentials.invalidateAll()
     }
 }

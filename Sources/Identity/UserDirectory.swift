@@ -8,10 +8,13 @@ import Postgres
 public struct UserDirectory: Sendable {
     public let pool: PostgresPool
     let secrets: SecretBox
+    /// Emptied when a user is disabled or a key revoked (Core's `CredentialCache`).
+    let credentials: CredentialCache
 
-    public init(pool: PostgresPool, secrets: SecretBox) {
+    public init(pool: PostgresPool, secrets: SecretBox, credentials: CredentialCache = .off) {
         self.pool = pool
         self.secrets = secrets
+        self.credentials = credentials
     }
 
     public struct User: Sendable, Codable, Equatable {
@@ -115,7 +118,8 @@ public struct UserDirectory: Sendable {
 
     /// Disables a user and ends their sessions. Returns false when not found.
     public func disable(_ id: UUID, creditor: UUID?, by actor: Principal, requestID: String?) async throws -> Bool {
-        try await pool.transaction(as: actor) { tx in
+        defer { credentials.invalidateAll() }
+        return try await pool.transaction(as: actor) { tx in
             guard try await UserRows.disable(id, creditor: creditor, in: tx) else { return false }
             try await AuditLog.append(
                 AuditEntry(action: "user.disable", objectType: "user", objectID: id.uuidString.lowercased(), creditorID: creditor),
@@ -168,7 +172,8 @@ public struct UserDirectory: Sendable {
 
     /// Revokes a key at once. Returns false when not found.
     public func revokeAPIKey(_ id: UUID, creditor: UUID, by actor: Principal, requestID: String?) async throws -> Bool {
-        try await pool.transaction(as: actor) { tx in
+        defer { credentials.invalidateAll() }
+        return try await pool.transaction(as: actor) { tx in
             guard try await APIKeyRows.revoke(id, creditor: creditor, in: tx) else { return false }
             try await AuditLog.append(
                 AuditEntry(action: "api_key.revoke", objectType: "api_key", objectID: id.uuidString.lowercased(), creditorID: creditor),

@@ -13,6 +13,12 @@ public struct AuthenticationMiddleware: RouterMiddleware {
     let identity: IdentityService
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // A request that changes who may act empties the credential cache again once it is done
+        // (committed), whatever transaction it ran in.
+        try await identity.credentials.request { try await authenticated(request, context: context, next: next) }
+    }
+
+    func authenticated(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
             return try await next(request, context)
         }

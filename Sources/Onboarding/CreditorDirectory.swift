@@ -6,7 +6,13 @@ import Postgres
 public struct CreditorDirectory: Sendable {
     public let pool: PostgresPool
 
-    public init(pool: PostgresPool) { self.pool = pool }
+    /// Emptied when a creditor changes (its status decides whether its users and keys may act).
+    let credentials: CredentialCache
+
+    public init(pool: PostgresPool, credentials: CredentialCache = .off) {
+        self.pool = pool
+        self.credentials = credentials
+    }
 
     public enum Status: String, Codable, Sendable {
         case active
@@ -187,6 +193,7 @@ public struct CreditorDirectory: Sendable {
     /// Changes details or the status (suspend, reactivate, offboard). Offboarding is final.
     public func update(_ id: UUID, _ input: Input, by actor: Principal, requestID: String?) async throws -> Creditor? {
         let c = try Self.check(input, creating: false)
+        defer { if input.status != nil { credentials.invalidateAll() } }
         return try await pool.transaction(as: actor) { tx in
             guard let current = try await CreditorRows.find(id, forUpdate: true, in: tx) else { return nil }
             if current.status == .offboarded, let status = input.status, status != .offboarded {

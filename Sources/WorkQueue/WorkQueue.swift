@@ -105,6 +105,16 @@ public struct WorkQueue: Sendable {
     /// Leases the agent's next case (POST /v1/work/next).
     public func next(for agent: Principal) async throws -> Next {
         guard let me = agent.id, agent.role == .agent else { throw Problem.forbidden }
+        // The usual case in one round trip: the claim of the agent's own cases as a transaction
+        // of its own (harmless to repeat: a retry answers the lease just taken). A case the gate
+        // refuses stays leased to the agent, so nobody takes it while the path below, which
+        // answers the held lease first, puts it aside.
+        let now = clock()
+        if let row = try await pool.statement(as: agent, Self.claimSQL(agent: me, from: "w.agent_id = \(me)", seconds: leaseSeconds, at: now)).one(),
+            let next = try Self.handOut(row, agent: me, at: now)
+        {
+            return next
+        }
         return try await pool.transaction(as: agent) { tx in
             // The team's agents are looked up only when the agent's own queue is empty.
             var team: [UUID]?
@@ -119,20 +129,10 @@ public struct WorkQueue: Sendable {
                     }
                 }
                 guard let row else { break }
+                if let next = try Self.handOut(row, agent: me, at: now) { return next }
                 let lease = try Self.decodeLease(row, agent: me)
                 let level = QueueLevel(rawValue: try row.decode(Int.self, "level")) ?? .followUp
-                let found = try ContactSituationRows.decode(row)
-                let decision = ContactSituationRows.decision(level.channel, found, at: now)
-                if decision.allowed {
-                    return Next(
-                        lease: lease,
-                        case: .init(id: found.caseId, creditorId: found.creditorId, debtorName: found.debtorName, balanceMinor: found.balanceMinor, currency: found.currency),
-                        why: Why(
-                            level: level, rank: level.rawValue, dueAt: try row.decode(Date.self, "due_at"), score: try row.decode(Int.self, "score"),
-                            scoreParts: found.scoreParts,
-                            explanation: "\(level.explanation); ordered by score \(try row.decode(Int.self, "score")) (now: balance \(found.scoreParts.balance), age \(found.scoreParts.age), limitation \(found.scoreParts.limitation), last contact \(found.scoreParts.lastContact))"),
-                        contact: decision)
-                }
+                let decision = ContactSituationRows.decision(level.channel, try ContactSituationRows.decode(row), at: now)
                 try await Self.putAside(lease.caseId, creditor: lease.creditorId, decision, in: tx)
                 try await Self.endLease(lease.id, creditor: lease.creditorId, reason: "put_aside", at: now, in: tx)
                 putAside += 1
@@ -141,6 +141,23 @@ public struct WorkQueue: Sendable {
             let (at, message) = try await Self.nextAvailable(me, team: team ?? [], at: clock(), in: tx)
             return Next(nextAvailableAt: at, message: message)
         }
+    }
+
+    /// The claimed case as the agent gets it, when the gate allows a contact on its level's
+    /// channel now; nil when it refuses.
+    static func handOut(_ row: PostgresRow, agent: UUID, at now: Date) throws -> Next? {
+        let level = QueueLevel(rawValue: try row.decode(Int.self, "level")) ?? .followUp
+        let found = try ContactSituationRows.decode(row)
+        let decision = ContactSituationRows.decision(level.channel, found, at: now)
+        guard decision.allowed else { return nil }
+        let score = try row.decode(Int.self, "score")
+        return Next(
+            lease: try decodeLease(row, agent: agent),
+            case: .init(id: found.caseId, creditorId: found.creditorId, debtorName: found.debtorName, balanceMinor: found.balanceMinor, currency: found.currency),
+            why: Why(
+                level: level, rank: level.rawValue, dueAt: try row.decode(Date.self, "due_at"), score: score, scoreParts: found.scoreParts,
+                explanation: "\(level.explanation); ordered by score \(score) (now: balance \(found.scoreParts.balance), age \(found.scoreParts.age), limitation \(found.scoreParts.limitation), last contact \(found.scoreParts.lastContact))"),
+            contact: decision)
     }
 
     /// The agents of the agent's team when it shares its cases (the agent excluded); empty
@@ -226,26 +243,28 @@ public struct WorkQueue: Sendable {
         if let at = input.followUpAt, at < now.addingTimeInterval(-60) {
             throw Problem.validation([.init(field: "followUpAt", reason: "must not be in the past")])
         }
-        // One statement gives the item back and ends the lease in the history.
-        try await pool.transaction(as: agent) { tx in
-            let released = try await tx.one(
-                """
-                WITH released AS (
-                    UPDATE work_items SET lease_id = NULL, leased_by = NULL, leased_at = NULL, lease_until = NULL,
-                        level = CASE WHEN \(input.followUpAt)::timestamptz IS NULL THEN level ELSE \(QueueLevel.followUp.rawValue) END,
-                        due_at = coalesce(\(input.followUpAt)::timestamptz, due_at),
-                        ready = greatest(coalesce(\(input.followUpAt)::timestamptz, due_at), contact_from) <= \(now)::timestamptz AND parked_reason IS NULL
-                            AND case_open AND agent_id IS NOT NULL,
-                        updated_at = now()
-                    WHERE lease_id = \(lease) AND leased_by = \(me) AND lease_until > \(now)::timestamptz
-                    RETURNING creditor_id
-                ), ended AS (
-                    UPDATE work_leases l SET ended_at = clock_timestamp(), end_reason = 'released'
-                    FROM released r WHERE l.creditor_id = r.creditor_id AND l.lease_id = \(lease) AND l.ended_at IS NULL
-                )
-                SELECT creditor_id FROM released
-                """)
-            if released == nil { throw try await Self.missingLease(lease, agent: me, in: tx) }
+        // One statement, one round trip: the item given back and the lease ended in the history.
+        // Harmless to repeat (a repeat finds no lease and answers how it ended).
+        let released = try await pool.statement(
+            as: agent,
+            """
+            WITH released AS (
+                UPDATE work_items SET lease_id = NULL, leased_by = NULL, leased_at = NULL, lease_until = NULL,
+                    level = CASE WHEN \(input.followUpAt)::timestamptz IS NULL THEN level ELSE \(QueueLevel.followUp.rawValue) END,
+                    due_at = coalesce(\(input.followUpAt)::timestamptz, due_at),
+                    ready = greatest(coalesce(\(input.followUpAt)::timestamptz, due_at), contact_from) <= \(now)::timestamptz AND parked_reason IS NULL
+                        AND case_open AND agent_id IS NOT NULL,
+                    updated_at = now()
+                WHERE lease_id = \(lease) AND leased_by = \(me) AND lease_until > \(now)::timestamptz
+                RETURNING creditor_id
+            ), ended AS (
+                UPDATE work_leases l SET ended_at = clock_timestamp(), end_reason = 'released'
+                FROM released r WHERE l.creditor_id = r.creditor_id AND l.lease_id = \(lease) AND l.ended_at IS NULL
+            )
+            SELECT creditor_id FROM released
+            """)
+        if released.isEmpty {
+            throw try await pool.transaction(as: agent, .init(readOnly: true)) { tx in try await Self.missingLease(lease, agent: me, in: tx) }
         }
     }
 
