@@ -96,7 +96,10 @@ fi
 psql "$admin_db" -qc "VACUUM ANALYZE work_items" -c "CHECKPOINT"
 
 echo "== pgbench: 32 clients, the same statements, ${seconds}s"
-pgbench -n -r -M prepared -c 32 -j 2 -T "$seconds" -f Benchmarks/work-next.pgbench "$app_db" 2>&1 | tee "$dir/pgbench.txt" | grep -E "^(tps|latency|number of (transactions|failed))|^ +[0-9]"
+if ! pgbench -n -r -M prepared -c 32 -j 2 -T "$seconds" -f Benchmarks/work-next.pgbench "$app_db" >"$dir/pgbench.txt" 2>&1; then
+  echo "pgbench failed:" >&2; grep -v "^ " "$dir/pgbench.txt" | tail -8 >&2; exit 1
+fi
+grep -E "^(tps|latency|number of (transactions|failed))|^ +[0-9]" "$dir/pgbench.txt"
 
 http_rate=$(awk '/^claims\/s:/ {print $2}' "$dir/http.txt")
 pg_rate=$(awk '/^tps = / {printf "%.0f", $3}' "$dir/pgbench.txt")
@@ -104,8 +107,8 @@ if [ -z "$pg_rate" ] || [ "$pg_rate" = 0 ]; then echo "pgbench did not run:" >&2
 echo "== claims per second: HTTPS $http_rate, pgbench $pg_rate, ratio $(awk "BEGIN {printf \"%.2f\", $http_rate / $pg_rate}")x"
 grep "^work/next latency" "$dir/http.txt"
 
-echo "== the claim's plan (an agent with $((cases / 200)) cases, after the runs)"
-agent=$(psql "$admin_db" -qtAc "SELECT id FROM bench_agents WHERE n = 100")
+echo "== the claim's plan (agent 1, who had $((cases / 200)) cases, after the runs)"
+agent=$(psql "$admin_db" -qtAc "SELECT id FROM bench_agents WHERE n = 1")
 claim=$(sed -n '/^WITH held AS/,/^CROSS JOIN LATERAL/p' Benchmarks/work-next.pgbench \
   | sed "s/:agent/'$agent'/g; s/:at::timestamptz/now()/g; s/:seconds/600/g")
 psql "$app_db" -q <<SQL > "$dir/plan.txt" || true

@@ -88,7 +88,7 @@ public struct ContactPreferenceBook: Sendable {
             try await tx.execute(
                 """
                 UPDATE work_items w SET parked_reason = NULL, updated_at = now()
-                FROM cases c WHERE c.creditor_id = \(creditor) AND c.debtor_id = \(debtor)
+                FROM cases c WHERE c.creditor_id = \(creditor) AND c.debtor_id = \(debtor) AND c.status IN \(CaseStatus.liveList)
                   AND w.creditor_id = c.creditor_id AND w.case_id = c.id AND w.parked_reason IS NOT NULL
                 """)
             try await AuditLog.append(

@@ -52,5 +52,5 @@ public struct WorkQueueModule: HTTPModule {
     }
 
     public var services: [any Service] { [clock] }
-    public var migrations: [String] { ["0018_work_queue.sql", "0019_commitments_disputes_holds.sql", "0021_work_items_made_by_the_clock.sql"] }
+    public var migrations: [String] { ["0018_work_queue.sql", "0019_commitments_disputes_holds.sql", "0021_work_items_made_by_the_clock.sql", "0022_cases_by_debtor_only_when_ended.sql"] }
 }
