@@ -28,7 +28,10 @@ enum ServerProcess {
     }
 
     /// Runs `curl -k` with these arguments; returns what it printed (`-w`) and the body it
-    /// saved when `-o` named a file. Awaits the process's end without holding a thread.
+    /// saved when `-o` named a file. Reads its output to the end off the cooperative threads:
+    /// curl closes it when it exits, after writing its `-o` file. Foundation's termination
+    /// handler is not waited for: on Linux it was once never called for a curl that had
+    /// exited (the full suite then hung in this test, every thread idle, no child left).
     static func curl(_ arguments: [String]) async throws -> (output: String, body: Data?) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -36,14 +39,9 @@ enum ServerProcess {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in continuation.resume() }
-            do { try ProcessLauncher.run(process) } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        try ProcessLauncher.run(process)
+        let reader = output.fileHandleForReading
+        let printed = try await ProcessLauncher.offPool { String(decoding: reader.readDataToEndOfFile(), as: UTF8.self) }
         ProcessLauncher.close(output)
         let file = arguments.firstIndex(of: "-o").map { arguments[$0 + 1] }
         let body = file.flatMap { $0 == "/dev/null" ? nil : FileManager.default.contents(atPath: $0) }

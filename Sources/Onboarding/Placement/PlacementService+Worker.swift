@@ -10,12 +10,18 @@ extension PlacementService {
     // MARK: - Merge
 
     /// Merges the oldest staged placement, if any. Safe to call from any number of nodes.
+    /// - Parameter completed: called as soon as the placement is `completed` (committed), before
+    ///   its staged rows are deleted and the tables' statistics refreshed: what follows a
+    ///   placement (its cases' assignment) need not wait for that housekeeping.
     /// - Returns: the placement merged, or nil when none was waiting.
     @discardableResult
-    public func processNext() async throws -> UUID? {
+    public func processNext(completed: @Sendable () -> Void = {}) async throws -> UUID? {
         // A placement left `merged` (its finishing transaction failed, or the process died
         // between the two commits) comes first: later merges of its creditor wait for it.
-        if let finished = try await finishMerged() { return finished }
+        if let finished = try await finishMerged() {
+            completed()
+            return finished
+        }
         var taken: (creditor: UUID, placement: UUID)? = nil
         do {
             // Fresh statistics for the staged rows and the tables merged into (Migrations/0005
@@ -29,13 +35,13 @@ extension PlacementService {
             guard waiting else { return nil }
             await refreshStatistics("placement_merge_analyze")
             do {
-                return try await mergeNext(taken: &taken)
+                return try await mergeNext(taken: &taken, completed: completed)
             } catch is WaitedForAnotherMerge {
                 // Another merge of the same creditor ran while this one waited: the statistics
                 // refreshed above describe the tables before it. Refresh, then merge.
                 await refreshStatistics("placement_merge_analyze")
                 do {
-                    return try await mergeNext(taken: &taken, mayWait: true)
+                    return try await mergeNext(taken: &taken, mayWait: true, completed: completed)
                 } catch is WaitedForAnotherMerge {
                     return nil  // still waiting after the statement timeout: the worker comes back
                 }
@@ -59,7 +65,9 @@ extension PlacementService {
     /// One merge transaction, and what follows its commit.
     /// - Parameter mayWait: false: give up (`WaitedForAnotherMerge`) after waiting for another
     ///   merge of the same creditor; true: merge after waiting.
-    func mergeNext(taken: inout (creditor: UUID, placement: UUID)?, mayWait: Bool = false) async throws -> UUID? {
+    func mergeNext(
+        taken: inout (creditor: UUID, placement: UUID)?, mayWait: Bool = false, completed: @Sendable () -> Void = {}
+    ) async throws -> UUID? {
         // The finishing transaction of this merge, if it has one (`startFinishing`): cancelled
         // with this task, and before a retry of the merge transaction.
         let finishing = Mutex<Finishing?>(nil)
@@ -127,6 +135,7 @@ extension PlacementService {
                     guard try await finishMerged(placement: (creditor, placement)) != nil else { return placement }
                 }
             }
+            completed()
             await clearStagedRows(creditor: creditor, placement: placement)
             if written >= 1000 {
                 // A large merge changed the tables the next one reads: their statistics now,

@@ -12,8 +12,8 @@ public final class PlacementWorker: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 
-    /// Called after each placement merged here (assignment takes its cases at once, instead of
-    /// at its next poll).
+    /// Called as soon as a placement merged here is completed, before its staged rows are
+    /// deleted (assignment takes its cases at once, instead of at its next poll).
     let merged: @Sendable () -> Void
 
     public init(placements: PlacementService, logger: Logger, merged: @escaping @Sendable () -> Void = {}) {
@@ -58,9 +58,8 @@ public final class PlacementWorker: Service, Sendable {
                         await sweep()
                     }
                     do {
-                        while !Task.isShuttingDownGracefully, let merged = try await placements.processNext() {
+                        while !Task.isShuttingDownGracefully, let merged = try await placements.processNext(completed: self.merged) {
                             logger.info("placement merged", metadata: ["placement": "\(merged)"])
-                            self.merged()
                         }
                     } catch {
                         logger.warning("placement worker: will retry", metadata: ["error": "\(String(describing: type(of: error)))"])
